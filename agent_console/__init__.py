@@ -1,0 +1,1 @@
+"""Staff web UIs: expert, interpreter, supervisor and admin consoles."""

@@ -1,0 +1,1 @@
+"""Document camera capture and vision pipeline (pure functions on frames)."""

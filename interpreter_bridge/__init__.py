@@ -1,0 +1,1 @@
+"""Interpreters: registry, bookings, on-demand dispatch and joining calls."""

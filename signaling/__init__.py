@@ -1,0 +1,1 @@
+"""Etäpiste signaling server: protocol, identity, routing, sessions, store and events."""

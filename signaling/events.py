@@ -1,0 +1,90 @@
+"""Structured events: one per session state change, with no personal data."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .protocol import InterpreterNeed, SessionState
+from .records import SessionRecord
+
+EventKind = Literal[
+    "session_requested",
+    "session_queued",
+    "session_offered",
+    "offer_declined",
+    "offer_timed_out",
+    "session_connecting",
+    "session_active",
+    "session_transferred",
+    "session_requeued",
+    "participant_joined",
+    "participant_left",
+    "participant_disconnected",
+    "participant_reconnected",
+    "session_ended",
+]
+
+
+class Event(BaseModel):
+    """One thing that happened to a session; what statistics are built from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: EventKind
+    at: float
+    node: str
+    session_id: str
+    state: SessionState
+    site: str
+    site_kind: Literal["S", "XS"]
+    municipality: str
+    region: str
+    agency: str
+    service: str
+    language: str
+    interpreter: InterpreterNeed | None
+    requested_at: float
+    queued_at: float
+    answered_at: float | None
+    ended_at: float | None
+    participant_kind: str | None = None
+    outcome: str | None = None
+    reason: str | None = None
+    transfers: int = 0
+
+
+def session_event(
+    kind: EventKind,
+    session: SessionRecord,
+    *,
+    at: float,
+    node: str,
+    participant_kind: str | None = None,
+    reason: str | None = None,
+) -> Event:
+    """Build the event for a session change (subjects and names are left out on purpose)."""
+    return Event(
+        kind=kind,
+        at=at,
+        node=node,
+        session_id=session.session_id,
+        state=session.state,
+        site=session.site,
+        site_kind=session.site_kind,
+        municipality=session.municipality,
+        region=session.region,
+        agency=session.agency,
+        service=session.service,
+        language=session.language,
+        interpreter=session.interpreter,
+        requested_at=session.requested_at,
+        queued_at=session.queued_at,
+        answered_at=session.answered_at,
+        ended_at=session.ended_at,
+        participant_kind=participant_kind,
+        outcome=session.outcome,
+        reason=reason if reason is not None else session.end_reason,
+        transfers=session.transfers,
+    )

@@ -1,0 +1,501 @@
+"""Signaling wire protocol: every message a pydantic model, parsed through one union.
+
+Client-to-server and server-to-client messages are separate unions. A request that
+expects an answer carries a client-chosen ``id`` and the answer echoes it. The first
+message on a connection is ``hello``; it negotiates the protocol version.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+PROTOCOL_VERSION = 1
+SUPPORTED_VERSIONS = frozenset({1})
+MAX_MESSAGE_BYTES = 64 * 1024
+
+RequestId = Annotated[str, Field(min_length=1, max_length=64)]
+Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+SessionId = Annotated[str, Field(pattern=r"^s-[0-9a-f]{32}$")]
+ParticipantId = Annotated[str, Field(min_length=1, max_length=128)]
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+Modality = Literal["spoken", "sign", "text"]
+ParticipantKind = Literal["booth", "doccam", "expert", "interpreter", "guest"]
+SessionState = Literal[
+    "requested", "queued", "offered", "connecting", "active", "ended", "abandoned", "failed"
+]
+ExpertStatus = Literal["available", "paused"]
+
+
+class ErrorCode(enum.StrEnum):
+    """Stable error codes; clients switch on these, never on the message text."""
+
+    BAD_JSON = "bad_json"
+    UNKNOWN_TYPE = "unknown_type"
+    INVALID_FIELD = "invalid_field"
+    TOO_LARGE = "too_large"
+    RATE_LIMITED = "rate_limited"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    CLOSED = "closed"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal"
+
+
+class Message(BaseModel):
+    """Base of every wire message: strict fields, nothing unknown accepted."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Request(Message):
+    """A client message that expects an answer echoing its ``id``."""
+
+    id: RequestId
+
+
+class InterpreterNeed(Message):
+    """The interpreting a citizen asked for: a language and a modality."""
+
+    language: LanguageCode
+    modality: Modality
+
+
+# --- client to server -------------------------------------------------------------
+
+
+class Hello(Request):
+    """Open the conversation: protocol versions spoken, token, optional resume token."""
+
+    type: Literal["hello"]
+    versions: list[int] = Field(min_length=1, max_length=8)
+    token: str = Field(min_length=1, max_length=4096)
+    resume_token: str | None = Field(default=None, max_length=4096)
+
+
+class Ping(Request):
+    """Measure the round trip to the server."""
+
+    type: Literal["ping"]
+
+
+class CallRequest(Request):
+    """A booth asks for a call with an agency's service in a language."""
+
+    type: Literal["call_request"]
+    agency: Identifier
+    service: Identifier
+    language: LanguageCode
+    interpreter: InterpreterNeed | None = None
+
+
+class CallCancel(Request):
+    """A booth withdraws its waiting call."""
+
+    type: Literal["call_cancel"]
+    session_id: SessionId
+
+
+class SetAvailability(Request):
+    """An expert goes available or pauses."""
+
+    type: Literal["set_availability"]
+    status: ExpertStatus
+    reason: str | None = Field(default=None, max_length=64)
+
+
+class OfferAccept(Request):
+    """An expert takes the call offered to them."""
+
+    type: Literal["offer_accept"]
+    session_id: SessionId
+
+
+class OfferDecline(Request):
+    """An expert passes the call offered to them on to the next expert."""
+
+    type: Literal["offer_decline"]
+    session_id: SessionId
+
+
+class SdpPayload(Message):
+    """A session description for the peer connection between two participants."""
+
+    kind: Literal["sdp"]
+    sdp_type: Literal["offer", "answer", "rollback"]
+    sdp: str = Field(max_length=60_000)
+
+
+class IcePayload(Message):
+    """One ICE candidate (``candidate`` null means end of candidates)."""
+
+    kind: Literal["ice"]
+    candidate: str | None = Field(default=None, max_length=2048)
+    sdp_mid: str | None = Field(default=None, max_length=64)
+    sdp_mline_index: int | None = Field(default=None, ge=0, le=64)
+
+
+SignalPayload = Annotated[SdpPayload | IcePayload, Field(discriminator="kind")]
+
+
+class Signal(Message):
+    """Relay SDP or ICE to another member of the same session."""
+
+    type: Literal["signal"]
+    session_id: SessionId
+    to: ParticipantId
+    payload: SignalPayload
+
+
+class SessionEnd(Request):
+    """An expert ends the call with an outcome from the configured list."""
+
+    type: Literal["session_end"]
+    session_id: SessionId
+    outcome: Identifier
+
+
+class SessionLeave(Request):
+    """A participant leaves the session without ending it for the others."""
+
+    type: Literal["session_leave"]
+    session_id: SessionId
+
+
+class Transfer(Request):
+    """An expert sends the call to another queue; the booth goes to its front."""
+
+    type: Literal["transfer"]
+    session_id: SessionId
+    agency: Identifier
+    service: Identifier
+    language: LanguageCode
+    note: str | None = Field(default=None, max_length=500)
+
+
+ClientMessage = Annotated[
+    Hello
+    | Ping
+    | CallRequest
+    | CallCancel
+    | SetAvailability
+    | OfferAccept
+    | OfferDecline
+    | Signal
+    | SessionEnd
+    | SessionLeave
+    | Transfer,
+    Field(discriminator="type"),
+]
+
+
+# --- server to client -------------------------------------------------------------
+
+
+class IceServer(Message):
+    """One entry of RTCConfiguration.iceServers."""
+
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+class Identity(Message):
+    """Who the server knows the client to be."""
+
+    kind: Literal["booth", "staff"]
+    subject: str
+    roles: list[str]
+    site: str | None = None
+
+
+class Participant(Message):
+    """A member of a session as the other members see it."""
+
+    id: ParticipantId
+    kind: ParticipantKind
+    connected: bool = True
+
+
+class SessionInfo(Message):
+    """A session as its members see it (no personal data)."""
+
+    session_id: SessionId
+    state: SessionState
+    site: str
+    agency: str
+    service: str
+    language: str
+    interpreter: InterpreterNeed | None = None
+    participants: list[Participant]
+    self_id: ParticipantId | None = None
+
+
+class Welcome(Message):
+    """Answer to hello: the negotiated version and everything needed to start."""
+
+    type: Literal["welcome"] = "welcome"
+    id: str
+    version: int
+    node_id: str
+    identity: Identity
+    resume_token: str
+    grace_period_s: float
+    heartbeat_s: float
+    ice_servers: list[IceServer]
+    sessions: list[SessionInfo]
+    resumed: bool
+
+
+class Pong(Message):
+    """Answer to ping."""
+
+    type: Literal["pong"] = "pong"
+    id: str
+    server_time: float
+
+
+class Ack(Message):
+    """Answer to a request that has nothing more to say than that it was done."""
+
+    type: Literal["ack"] = "ack"
+    id: str
+
+
+class CallQueued(Message):
+    """Answer to call_request: the session was created and entered its queue."""
+
+    type: Literal["call_queued"] = "call_queued"
+    id: str
+    session: SessionInfo
+
+
+class QueueStatus(Message):
+    """The booth's place in its queue and the estimated wait, pushed on change."""
+
+    type: Literal["queue_status"] = "queue_status"
+    session_id: SessionId
+    position: int
+    estimated_wait_s: int
+
+
+class OfferSite(Message):
+    """Where a call comes from, as the expert sees it."""
+
+    id: str
+    kind: Literal["S", "XS"]
+    municipality: str
+    region: str
+
+
+class Offer(Message):
+    """A call offered to an expert, who must accept or decline before it times out."""
+
+    type: Literal["offer"] = "offer"
+    session_id: SessionId
+    site: OfferSite
+    agency: str
+    service: str
+    language: str
+    interpreter: InterpreterNeed | None = None
+    waited_s: float
+    ring_timeout_s: float
+    transfer_note: str | None = None
+
+
+class OfferWithdrawn(Message):
+    """An offer is no longer open to this expert."""
+
+    type: Literal["offer_withdrawn"] = "offer_withdrawn"
+    session_id: SessionId
+    reason: Literal["timeout", "cancelled", "taken", "declined"]
+
+
+class SessionUpdate(Message):
+    """The session's state or membership changed."""
+
+    type: Literal["session_update"] = "session_update"
+    session: SessionInfo
+
+
+class ParticipantEvent(Message):
+    """A member joined, left, lost or regained its connection."""
+
+    type: Literal["participant"] = "participant"
+    session_id: SessionId
+    participant: Participant
+    event: Literal["joined", "left", "disconnected", "reconnected"]
+
+
+class SignalRelay(Message):
+    """SDP or ICE from another member of the session."""
+
+    type: Literal["signal"] = "signal"
+    session_id: SessionId
+    from_: ParticipantId = Field(alias="from")
+    payload: SignalPayload
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SessionEnded(Message):
+    """The session is over for everyone."""
+
+    type: Literal["session_ended"] = "session_ended"
+    session_id: SessionId
+    state: Literal["ended", "abandoned", "failed"]
+    outcome: str | None = None
+    reason: str
+
+
+class GoingAway(Message):
+    """This node is shutting down: reconnect (to any node) and resume."""
+
+    type: Literal["going_away"] = "going_away"
+    reason: str
+
+
+class Error(Message):
+    """A request or message was refused; nothing changed."""
+
+    type: Literal["error"] = "error"
+    code: ErrorCode
+    message: str
+    field: str | None = None
+    id: str | None = None
+    retry_after_s: float | None = None
+    next_opening: str | None = None
+
+
+ServerMessage = Annotated[
+    Welcome
+    | Pong
+    | Ack
+    | CallQueued
+    | QueueStatus
+    | Offer
+    | OfferWithdrawn
+    | SessionUpdate
+    | ParticipantEvent
+    | SignalRelay
+    | SessionEnded
+    | GoingAway
+    | Error,
+    Field(discriminator="type"),
+]
+
+CLIENT_ADAPTER: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+SERVER_ADAPTER: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
+CLIENT_TYPES = frozenset(
+    m.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
+    for m in (
+        Hello,
+        Ping,
+        CallRequest,
+        CallCancel,
+        SetAvailability,
+        OfferAccept,
+        OfferDecline,
+        Signal,
+        SessionEnd,
+        SessionLeave,
+        Transfer,
+    )
+)
+
+
+class ProtocolError(ValueError):
+    """A client message could not be parsed; carries the wire error to send back."""
+
+    def __init__(self, error: Error) -> None:
+        super().__init__(f"{error.code}: {error.message}")
+        self.error = error
+
+
+def _request_id(raw: Any) -> str | None:
+    """Return the request id of a raw message when it has a usable one."""
+    if isinstance(raw, dict):
+        value = raw.get("id")
+        if isinstance(value, str) and 0 < len(value) <= 64:
+            return value
+    return None
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    """Turn a pydantic error location into a dotted path without union tags."""
+    parts: list[str] = []
+    for i, item in enumerate(loc):
+        # The discriminated union puts the tag (e.g. "call_request") first and, for
+        # the payload union, after the field name; they are not fields of the message.
+        if i == 0 and isinstance(item, str) and item in CLIENT_TYPES:
+            continue
+        if isinstance(item, str) and item in ("sdp", "ice") and parts and parts[-1] == "payload":
+            continue
+        parts.append(str(item))
+    return ".".join(parts)
+
+
+def parse_client_message(data: str | bytes) -> ClientMessage:
+    """Parse one client frame, raising ProtocolError with the wire error on failure."""
+    size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
+    if size > MAX_MESSAGE_BYTES:
+        raise ProtocolError(
+            Error(code=ErrorCode.TOO_LARGE, message=f"message exceeds {MAX_MESSAGE_BYTES} bytes")
+        )
+    try:
+        raw = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(
+            Error(code=ErrorCode.BAD_JSON, message=f"not valid JSON: {exc}")
+        ) from None
+    if not isinstance(raw, dict):
+        raise ProtocolError(Error(code=ErrorCode.BAD_JSON, message="a message must be an object"))
+    request_id = _request_id(raw)
+    kind = raw.get("type")
+    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
+        raise ProtocolError(
+            Error(
+                code=ErrorCode.UNKNOWN_TYPE,
+                message=f"unknown message type {kind!r}",
+                field="type",
+                id=request_id,
+            )
+        )
+    try:
+        return CLIENT_ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        path = _field_path(first["loc"])
+        raise ProtocolError(
+            Error(
+                code=ErrorCode.INVALID_FIELD,
+                message=f"{path or 'message'}: {first['msg']}",
+                field=path or None,
+                id=request_id,
+            )
+        ) from None
+
+
+def encode(message: Message) -> str:
+    """Serialise a message for the wire."""
+    return message.model_dump_json(by_alias=True, exclude_none=True)
+
+
+def parse_server_message(data: str | bytes) -> ServerMessage:
+    """Parse one server frame (used by clients and tests)."""
+    return SERVER_ADAPTER.validate_json(data)
+
+
+def json_schema() -> dict[str, Any]:
+    """Return the JSON Schema of every message, by direction."""
+    return {
+        "protocol_version": PROTOCOL_VERSION,
+        "client_to_server": CLIENT_ADAPTER.json_schema(by_alias=True),
+        "server_to_client": SERVER_ADAPTER.json_schema(by_alias=True, mode="serialization"),
+    }

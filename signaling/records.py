@@ -1,0 +1,128 @@
+"""What the store keeps: sessions, experts and their versions for atomic updates."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .protocol import (
+    ExpertStatus,
+    InterpreterNeed,
+    Participant,
+    ParticipantKind,
+    SessionInfo,
+    SessionState,
+)
+
+ExpertState = Literal["available", "paused", "offered", "busy"]
+
+
+class Record(BaseModel):
+    """A stored record; ``version`` guards compare-and-set updates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = 0
+
+
+class Member(BaseModel):
+    """One participant of a session, as the server keeps it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    kind: ParticipantKind
+    subject: str
+    connected: bool = True
+
+    def public(self) -> Participant:
+        """Return the member as other members see it."""
+        return Participant(id=self.id, kind=self.kind, connected=self.connected)
+
+
+class SessionRecord(Record):
+    """A remote-service session from request to end."""
+
+    session_id: str
+    state: SessionState
+    site: str
+    site_kind: Literal["S", "XS"]
+    municipality: str
+    region: str
+    agency: str
+    service: str
+    language: str
+    interpreter: InterpreterNeed | None = None
+    queue: str
+    # Lower priority goes first: 0 is the front (transfers, re-queues), 1 is normal.
+    priority: int = 1
+    requested_at: float
+    queued_at: float
+    offered_to: str | None = None
+    offered_at: float | None = None
+    offer_deadline: float | None = None
+    answered_at: float | None = None
+    ended_at: float | None = None
+    passed: dict[str, float] = {}
+    members: list[Member] = []
+    outcome: str | None = None
+    end_reason: str | None = None
+    transfer_note: str | None = None
+    transfers: int = 0
+
+    @property
+    def finished(self) -> bool:
+        """Tell whether the session reached a final state."""
+        return self.state in ("ended", "abandoned", "failed")
+
+    def member(self, subject: str) -> Member | None:
+        """Return the member for a subject, if it is one."""
+        return next((m for m in self.members if m.subject == subject), None)
+
+    def member_by_id(self, participant_id: str) -> Member | None:
+        """Return the member with a participant id, if there is one."""
+        return next((m for m in self.members if m.id == participant_id), None)
+
+    def info(self, subject: str | None = None) -> SessionInfo:
+        """Return the session as members see it; ``subject`` is told its own id."""
+        own = self.member(subject) if subject else None
+        return SessionInfo(
+            session_id=self.session_id,
+            state=self.state,
+            site=self.site,
+            agency=self.agency,
+            service=self.service,
+            language=self.language,
+            interpreter=self.interpreter,
+            participants=[m.public() for m in self.members],
+            self_id=own.id if own else None,
+        )
+
+
+class ExpertRecord(Record):
+    """An expert's routing state: skills, availability and idle time."""
+
+    subject: str
+    state: ExpertState
+    agencies: list[str]
+    services: list[str] | None = None
+    languages: list[str]
+    idle_since: float
+    session_id: str | None = None
+    pause_reason: str | None = None
+    # What the expert asked to be once the current offer or call is over.
+    after_call: ExpertStatus | None = None
+
+    def serves(self, agency: str, service: str, language: str) -> bool:
+        """Tell whether the expert's skills match a queue."""
+        return (
+            agency in self.agencies
+            and (self.services is None or service in self.services)
+            and language in self.languages
+        )
+
+
+def queue_key(agency: str, service: str, language: str) -> str:
+    """Return the id of the queue for an (agency, service, language)."""
+    return f"{agency}/{service}/{language}"

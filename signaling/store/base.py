@@ -1,0 +1,169 @@
+"""The Store interface: all shared state of the signaling nodes.
+
+Every operation touches one key, so that Redis Cluster can hold the data; atomicity
+comes from compare-and-set on versioned records (sessions, experts), never from
+multi-key transactions. Indexes (queues, available experts, offer deadlines) are
+hints kept beside the records: a reader always re-checks the record.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..records import ExpertRecord, SessionRecord
+
+Handler = Callable[[str], Awaitable[None]]
+
+
+class Store(abc.ABC):
+    """Shared state of the signaling nodes."""
+
+    kind: str
+
+    # --- sessions -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def load_session(self, session_id: str) -> SessionRecord | None:
+        """Return a session record, or None if it does not exist."""
+
+    @abc.abstractmethod
+    async def save_session(self, record: SessionRecord) -> bool:
+        """Store ``record`` if the stored version is still ``record.version``; bump it."""
+
+    @abc.abstractmethod
+    async def count_sessions_by_state(self) -> dict[str, int]:
+        """Return how many sessions are in each state."""
+
+    # --- experts --------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def load_expert(self, subject: str) -> ExpertRecord | None:
+        """Return an expert's routing record, or None."""
+
+    @abc.abstractmethod
+    async def save_expert(self, record: ExpertRecord) -> bool:
+        """Store ``record`` if the stored version is still ``record.version``; bump it."""
+
+    @abc.abstractmethod
+    async def set_available(self, agency: str, subject: str, idle_since: float) -> None:
+        """Index an expert as available for an agency, ordered by idle time."""
+
+    @abc.abstractmethod
+    async def clear_available(self, agency: str, subject: str) -> None:
+        """Remove an expert from an agency's available index."""
+
+    @abc.abstractmethod
+    async def available_experts(self, agency: str) -> list[str]:
+        """Return the experts indexed as available for an agency, longest idle first."""
+
+    # --- queues ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def enqueue(self, queue: str, session_id: str, score: float) -> None:
+        """Put a session in a queue's order (lower score first)."""
+
+    @abc.abstractmethod
+    async def dequeue(self, queue: str, session_id: str) -> None:
+        """Remove a session from a queue's order."""
+
+    @abc.abstractmethod
+    async def queue_members(self, queue: str, limit: int = 100) -> list[str]:
+        """Return up to ``limit`` session ids of a queue, front first."""
+
+    @abc.abstractmethod
+    async def queue_rank(self, queue: str, session_id: str) -> int | None:
+        """Return a session's 0-based place in its queue, or None."""
+
+    @abc.abstractmethod
+    async def queue_lengths(self) -> dict[str, int]:
+        """Return the length of every non-empty queue."""
+
+    @abc.abstractmethod
+    async def add_handling_time(self, queue: str, seconds: float, keep: int = 20) -> None:
+        """Remember how long a call of a queue took; keep the most recent ones."""
+
+    @abc.abstractmethod
+    async def handling_times(self, queue: str) -> list[float]:
+        """Return recent handling times of a queue, newest first."""
+
+    # --- offers ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def set_offer_deadline(self, session_id: str, deadline: float) -> None:
+        """Index an open offer by the time it runs out."""
+
+    @abc.abstractmethod
+    async def clear_offer_deadline(self, session_id: str) -> None:
+        """Remove an offer from the deadline index."""
+
+    @abc.abstractmethod
+    async def expired_offers(self, now: float) -> list[str]:
+        """Return sessions whose offer deadline has passed."""
+
+    # --- presence and membership ----------------------------------------------------
+
+    @abc.abstractmethod
+    async def touch_presence(self, subjects: list[str], node_id: str, now: float) -> None:
+        """Record that subjects are connected to a node, as of ``now``."""
+
+    @abc.abstractmethod
+    async def mark_disconnected(self, subject: str, node_id: str, now: float) -> None:
+        """Record that a subject lost its connection to ``node_id`` at ``now``."""
+
+    @abc.abstractmethod
+    async def presence_node(self, subject: str) -> str | None:
+        """Return the node a subject is connected to, if any."""
+
+    @abc.abstractmethod
+    async def stale_subjects(self, before: float) -> list[str]:
+        """Return subjects last seen before ``before``."""
+
+    @abc.abstractmethod
+    async def forget_presence(self, subject: str) -> None:
+        """Drop a subject's presence entirely."""
+
+    @abc.abstractmethod
+    async def add_membership(self, subject: str, session_id: str) -> None:
+        """Record that a subject belongs to a session."""
+
+    @abc.abstractmethod
+    async def remove_membership(self, subject: str, session_id: str) -> None:
+        """Record that a subject no longer belongs to a session."""
+
+    @abc.abstractmethod
+    async def memberships(self, subject: str) -> list[str]:
+        """Return the sessions a subject belongs to."""
+
+    # --- events ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def append_event(self, event: dict[str, Any]) -> str:
+        """Append an event to the durable log and return its id."""
+
+    @abc.abstractmethod
+    async def read_events(
+        self, after: str = "0", count: int = 1000
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Return up to ``count`` events logged after id ``after``, oldest first."""
+
+    # --- delivery between nodes ----------------------------------------------------
+
+    @abc.abstractmethod
+    async def publish(self, channel: str, payload: str) -> None:
+        """Send a payload to every subscriber of a channel (a node id or "all")."""
+
+    @abc.abstractmethod
+    async def subscribe(self, channels: list[str], handler: Handler) -> None:
+        """Call ``handler`` for every payload published to the channels until closed."""
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def ping(self) -> bool:
+        """Tell whether the store answers."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections and stop subscriptions; idempotent."""

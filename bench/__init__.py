@@ -1,1 +1,14 @@
 """Benchmarks: each prints one JSON object and compares with a baseline run alongside."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def run_bench(name: str, argv: Sequence[str]) -> int:
+    """Run the named benchmark with its own arguments."""
+    if name == "signaling":
+        from .signaling import main
+
+        return main(argv)
+    raise ValueError(f"unknown benchmark {name!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import logging
 import time
 from collections import Counter, defaultdict, deque
 from typing import Any, TypeVar
@@ -10,6 +11,7 @@ from typing import Any, TypeVar
 from ..records import ExpertRecord, Record, SessionRecord
 from .base import Handler, Store
 
+log = logging.getLogger(__name__)
 R = TypeVar("R", bound=Record)
 
 FINISHED_SESSION_TTL_S = 3600.0
@@ -202,7 +204,10 @@ class MemoryStore(Store):
     async def publish(self, channel: str, payload: str) -> None:
         for channels, handler in list(self._subscribers):
             if channel in channels:
-                await handler(payload)
+                try:
+                    await handler(payload)
+                except Exception:  # as with Redis: never the publisher's problem
+                    log.exception("handler failed for a published message")
 
     async def subscribe(self, channels: list[str], handler: Handler) -> None:
         self._subscribers.append((frozenset(channels), handler))

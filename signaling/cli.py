@@ -1,0 +1,122 @@
+"""The ``etapiste`` command: serve, protocol schema, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from .directory import DEMO_CONFIG, ConfigError, Directory, load_directory
+from .protocol import json_schema
+from .server import create_app
+from .store import open_store
+
+DEMO_PASSWORD = "demo"
+
+
+def _banner(directory: Directory, args: argparse.Namespace, demo: bool) -> str:
+    """Describe what runs where, and on the demo config, how to log in."""
+    base = f"http://{args.host}:{args.port}"
+    lines = [
+        f"Etäpiste signaling node {args.node_id} (store: {args.store})",
+        f"  signaling WebSocket  ws://{args.host}:{args.port}/ws",
+        f"  health               {base}/healthz",
+        f"  metrics              {base}/metrics",
+        f"  staff token          POST {base}/auth/login",
+        f"  device token         POST {base}/auth/device",
+    ]
+    if demo:
+        lines.append(f"Demo accounts (password '{DEMO_PASSWORD}'):")
+        for account in directory.staff:
+            lines.append(f"  {account.username:<14} {', '.join(account.roles())}")
+        lines.append("Demo sites (device secret):")
+        for site in directory.sites:
+            secret = site.device_secret.get_secret_value()
+            lines.append(f"  {site.id:<14} {site.kind:<2} {site.name.en} — {secret}")
+    return "\n".join(lines)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        directory = load_directory(args.config)
+    except ConfigError as exc:
+        print(f"etapiste: configuration error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        store = open_store(args.store)
+    except ValueError as exc:
+        print(f"etapiste: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = create_app(directory, store, args.node_id, shutdown_timeout=args.shutdown_timeout)
+    print(_banner(directory, args, demo=args.config is None), flush=True)
+    web.run_app(
+        app,
+        host=args.host,
+        port=args.port,
+        print=None,
+        shutdown_timeout=args.shutdown_timeout,
+        access_log=None,
+    )
+    return 0
+
+
+def _protocol_schema(args: argparse.Namespace) -> int:
+    json.dump(json_schema(), sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from bench import run_bench
+
+    return run_bench(args.name, args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``etapiste`` command."""
+    parser = argparse.ArgumentParser(prog="etapiste", description="Etäpiste remote service")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run a signaling node")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--config", default=None, help=f"directory TOML (default: the demo, {DEMO_CONFIG.name})"
+    )
+    serve.add_argument("--store", default="memory", help='"memory" or a redis:// URL')
+    serve.add_argument(
+        "--node-id", default=f"{socket.gethostname()}-{os.getpid()}", help="unique per node"
+    )
+    serve.add_argument("--shutdown-timeout", type=float, default=5.0)
+    serve.set_defaults(func=_serve)
+
+    protocol = commands.add_parser("protocol", help="protocol tools")
+    protocol_commands = protocol.add_subparsers(dest="protocol_command", required=True)
+    schema = protocol_commands.add_parser("schema", help="print the JSON Schema of every message")
+    schema.set_defaults(func=_protocol_schema)
+
+    bench = commands.add_parser("bench", help="run a benchmark (prints one JSON object)")
+    bench.add_argument("name", choices=["signaling"])
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``etapiste`` command."""
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

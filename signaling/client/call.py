@@ -1,0 +1,241 @@
+"""A session's media from Python: one aiortc peer connection per remote participant.
+
+Who makes the offer between two participants is fixed by their ids: the smaller id
+offers. The same rule decides who renegotiates when a participant joins or reconnects,
+so two peers never offer at once. SDP goes without candidates; candidates trickle as
+``ice`` signals, as browsers send them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError
+from aiortc.sdp import candidate_from_sdp
+
+from ..protocol import (
+    IcePayload,
+    ParticipantEvent,
+    SdpPayload,
+    ServerMessage,
+    SessionUpdate,
+    SignalRelay,
+)
+from .wire import SignalingClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Received:
+    """What arrived from one remote participant."""
+
+    video_frames: int = 0
+    audio_frames: int = 0
+    video_size: tuple[int, int] = (0, 0)
+    audio_peak: int = 0
+    ice_candidates: int = 0
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def split_candidates(sdp: str) -> tuple[str, list[tuple[str, str | None, int]]]:
+    """Return the SDP without candidate lines, and the candidates with mid and m-line index."""
+    kept: list[str] = []
+    candidates: list[tuple[str, str | None, int]] = []
+    mline = -1
+    mid: str | None = None
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            mline += 1
+            mid = None
+        elif line.startswith("a=mid:"):
+            mid = line[len("a=mid:") :]
+        if line.startswith("a=candidate:"):
+            candidates.append((line[2:], mid, mline))
+            continue
+        if line.startswith("a=end-of-candidates"):
+            continue
+        kept.append(line)
+    return "\r\n".join(kept) + "\r\n", candidates
+
+
+class Call:
+    """Media of one session seen from one participant."""
+
+    def __init__(
+        self,
+        client: SignalingClient,
+        session_id: str,
+        tracks: list[MediaStreamTrack],
+    ) -> None:
+        self.client = client
+        self.session_id = session_id
+        self.tracks = tracks
+        self.self_id: str | None = None
+        self.peers: dict[str, RTCPeerConnection] = {}
+        self.received: defaultdict[str, Received] = defaultdict(Received)
+        self._inbox: asyncio.Queue[ServerMessage] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._closed = False
+        client.add_listener(self._inbox.put_nowait)
+
+    def start(self, update: SessionUpdate | None = None) -> None:
+        """Start following the session (optionally from a session update in hand)."""
+        if update is not None:
+            self._inbox.put_nowait(update)
+        self._worker = asyncio.create_task(self._work(), name=f"call-{self.session_id}")
+
+    def _configuration(self) -> RTCConfiguration:
+        servers = self.client.welcome.ice_servers if self.client.welcome else []
+        return RTCConfiguration(
+            iceServers=[
+                RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
+                for s in servers
+            ]
+        )
+
+    async def _work(self) -> None:
+        while True:
+            message = await self._inbox.get()
+            try:
+                await self._handle(message)
+            except Exception:
+                log.exception("call %s failed to handle %s", self.session_id, message.type)
+
+    async def _handle(self, message: ServerMessage) -> None:
+        if isinstance(message, SessionUpdate) and message.session.session_id == self.session_id:
+            self.self_id = message.session.self_id or self.self_id
+            for participant in message.session.participants:
+                if participant.id != self.self_id and participant.id not in self.peers:
+                    if self._offers_to(participant.id) and participant.kind != "doccam":
+                        await self._offer(participant.id)
+        elif isinstance(message, ParticipantEvent) and message.session_id == self.session_id:
+            pid = message.participant.id
+            if message.event == "left":
+                await self._drop(pid)
+            elif message.event == "reconnected":
+                # The other side lost its peer connection state: start over.
+                await self._drop(pid)
+                if self._offers_to(pid):
+                    await self._offer(pid)
+        elif isinstance(message, SignalRelay) and message.session_id == self.session_id:
+            await self._on_signal(message.from_, message.payload)
+
+    def _offers_to(self, participant_id: str) -> bool:
+        return self.self_id is not None and self.self_id < participant_id
+
+    def _peer(self, participant_id: str) -> RTCPeerConnection:
+        pc = RTCPeerConnection(self._configuration())
+        for track in self.tracks:
+            pc.addTrack(track)
+        received = self.received[participant_id]
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            received.tasks.append(asyncio.create_task(self._consume(track, received)))
+
+        self.peers[participant_id] = pc
+        return pc
+
+    async def _consume(self, track: MediaStreamTrack, received: Received) -> None:
+        """Decode every frame of a remote track and count it."""
+        with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
+            while True:
+                frame: Any = await track.recv()
+                if track.kind == "video":
+                    received.video_frames += 1
+                    received.video_size = (frame.width, frame.height)
+                else:
+                    received.audio_frames += 1
+                    samples = frame.to_ndarray()
+                    received.audio_peak = max(received.audio_peak, int(np.abs(samples).max()))
+
+    async def _send_description(self, participant_id: str, pc: RTCPeerConnection) -> None:
+        description = pc.localDescription
+        sdp, candidates = split_candidates(description.sdp)
+        await self._signal(
+            participant_id, {"kind": "sdp", "sdp_type": description.type, "sdp": sdp}
+        )
+        for candidate, mid, mline in candidates:
+            await self._signal(
+                participant_id,
+                {"kind": "ice", "candidate": candidate, "sdp_mid": mid, "sdp_mline_index": mline},
+            )
+        await self._signal(participant_id, {"kind": "ice", "candidate": None})
+
+    async def _signal(self, participant_id: str, payload: dict[str, Any]) -> None:
+        await self.client.send(
+            {
+                "type": "signal",
+                "session_id": self.session_id,
+                "to": participant_id,
+                "payload": payload,
+            }
+        )
+
+    async def _offer(self, participant_id: str) -> None:
+        pc = self._peer(participant_id)
+        await pc.setLocalDescription(await pc.createOffer())
+        await self._send_description(participant_id, pc)
+
+    async def _on_signal(self, participant_id: str, payload: SdpPayload | IcePayload) -> None:
+        if isinstance(payload, SdpPayload):
+            if payload.sdp_type == "offer":
+                await self._drop(participant_id)
+                pc = self._peer(participant_id)
+                await pc.setRemoteDescription(RTCSessionDescription(payload.sdp, "offer"))
+                await pc.setLocalDescription(await pc.createAnswer())
+                await self._send_description(participant_id, pc)
+            elif payload.sdp_type == "answer" and participant_id in self.peers:
+                await self.peers[participant_id].setRemoteDescription(
+                    RTCSessionDescription(payload.sdp, "answer")
+                )
+            return
+        pc_or_none = self.peers.get(participant_id)
+        if pc_or_none is None:
+            return
+        if payload.candidate is None:
+            await pc_or_none.addIceCandidate(None)
+            return
+        candidate = candidate_from_sdp(payload.candidate.split(":", 1)[1])
+        candidate.sdpMid = payload.sdp_mid
+        candidate.sdpMLineIndex = payload.sdp_mline_index
+        with contextlib.suppress(ValueError):  # a duplicate after end-of-candidates
+            await pc_or_none.addIceCandidate(candidate)
+        self.received[participant_id].ice_candidates += 1
+
+    async def _drop(self, participant_id: str) -> None:
+        pc = self.peers.pop(participant_id, None)
+        received = self.received.get(participant_id)
+        if received is not None:
+            for task in received.tasks:
+                task.cancel()
+            await asyncio.gather(*received.tasks, return_exceptions=True)
+            received.tasks.clear()
+        if pc is not None:
+            await pc.close()
+
+    async def close(self) -> None:
+        """Close every peer connection and stop following the session; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        for participant_id in list(self.peers):
+            await self._drop(participant_id)

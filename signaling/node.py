@@ -1,0 +1,545 @@
+"""One signaling node: its connections, message handling, delivery and timers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType
+
+from .connection import CLOSE_REPLACED, Connection
+from .directory import Directory
+from .ice import ice_servers
+from .identity import Authority, Principal, TokenError
+from .metrics import Metrics
+from .protocol import (
+    SUPPORTED_VERSIONS,
+    Ack,
+    CallCancel,
+    CallQueued,
+    CallRequest,
+    ClientMessage,
+    Error,
+    ErrorCode,
+    GoingAway,
+    Hello,
+    Identity,
+    Message,
+    OfferAccept,
+    OfferDecline,
+    Ping,
+    Pong,
+    ProtocolError,
+    SessionEnd,
+    SessionLeave,
+    SessionUpdate,
+    SetAvailability,
+    Signal,
+    SignalRelay,
+    Transfer,
+    Welcome,
+    encode,
+    parse_client_message,
+)
+from .records import SessionRecord, queue_key
+from .routing import Router, RoutingError
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.25
+SWEEP_S = 1.0
+BROADCAST = "all"
+
+# Which role each request needs; messages not listed need only a session membership.
+REQUIRED_ROLE: dict[str, str] = {
+    "call_request": "booth",
+    "call_cancel": "booth",
+    "set_availability": "expert",
+    "offer_accept": "expert",
+    "offer_decline": "expert",
+    "session_end": "expert",
+    "transfer": "expert",
+}
+
+
+class Node:
+    """A signaling node: serves connections and routes through the shared store."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        store: Store,
+        node_id: str,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.directory = directory
+        self.store = store
+        self.node_id = node_id
+        self.metrics = metrics or Metrics()
+        self.clock = clock
+        self.limits = directory.limits
+        self.authority = Authority(directory, clock)
+        self.router = Router(store, directory, self, node_id, clock)
+        self.connections: dict[str, Connection] = {}
+        self.accepting = True
+        self.started_at = time.monotonic()
+        self._dirty: set[str] = set()
+        self._wake_status = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._handlers: dict[str, Callable[[Connection, Any], Awaitable[None]]] = {
+            "ping": self._on_ping,
+            "call_request": self._on_call_request,
+            "call_cancel": self._on_call_cancel,
+            "set_availability": self._on_set_availability,
+            "offer_accept": self._on_offer_accept,
+            "offer_decline": self._on_offer_decline,
+            "signal": self._on_signal,
+            "session_end": self._on_session_end,
+            "session_leave": self._on_session_leave,
+            "transfer": self._on_transfer,
+        }
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Subscribe to this node's channels and start the timers."""
+        await self.store.subscribe([self.node_id, BROADCAST], self._on_published)
+        self._spawn(self._tick_loop(), "tick")
+        self._spawn(self._status_loop(), "queue-status")
+
+    def _spawn(self, coro: Awaitable[None], name: str) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop accepting, tell clients GOING_AWAY, and close their sockets."""
+        self.accepting = False
+        connections = list(self.connections.values())
+        for conn in connections:
+            conn.send(GoingAway(reason="node shutting down; reconnect and resume"))
+        await asyncio.gather(*(c.drain(timeout) for c in connections), return_exceptions=True)
+        await asyncio.gather(
+            *(c.close(WSCloseCode.GOING_AWAY, "going away") for c in connections),
+            return_exceptions=True,
+        )
+
+    async def close(self) -> None:
+        """Cancel the timers; idempotent."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- delivery (Courier) -----------------------------------------------------------
+
+    async def send(self, subject: str, message: Message) -> None:
+        """Deliver to a local connection, or publish to the node that holds the subject."""
+        conn = self.connections.get(subject)
+        if conn is not None:
+            self._track(conn, message)
+            conn.send(message)
+            return
+        node = await self.store.presence_node(subject)
+        if node is not None and node != self.node_id:
+            envelope = {"to": subject, "type": message.type, "message": encode(message)}  # type: ignore[attr-defined]
+            await self.store.publish(node, json.dumps(envelope))
+
+    async def queue_changed(self, queue: str) -> None:
+        """Tell every node (this one included) to refresh queue positions."""
+        await self.store.publish(BROADCAST, json.dumps({"queue_changed": queue}))
+
+    def observe_routing(self, seconds: float) -> None:
+        """Record routing latency."""
+        self.metrics.routing_latency.observe(seconds)
+
+    async def _on_published(self, payload: str) -> None:
+        """Handle a message from another node (or the broadcast channel)."""
+        data = json.loads(payload)
+        if "queue_changed" in data:
+            self._dirty.add(str(data["queue_changed"]))
+            self._wake_status.set()
+        elif "kick" in data:
+            conn = self.connections.get(data["kick"])
+            if conn is not None and conn.ws is not None:
+                await self._replace(conn)
+        elif "to" in data:
+            conn = self.connections.get(data["to"])
+            if conn is None:
+                return
+            if data["type"] == "session_update":
+                update = SessionUpdate.model_validate_json(data["message"])
+                self._track(conn, update)
+            conn.send_raw(data["message"], data["type"])
+
+    def _track(self, conn: Connection, message: Message) -> None:
+        """Follow which of a booth's sessions wait in a queue, for position updates."""
+        if isinstance(message, SessionUpdate | CallQueued):
+            info = message.session
+            if info.state == "queued":
+                conn.waiting[info.session_id] = queue_key(info.agency, info.service, info.language)
+                self._dirty.add(conn.waiting[info.session_id])
+                self._wake_status.set()
+            else:
+                conn.waiting.pop(info.session_id, None)
+                conn.last_status.pop(info.session_id, None)
+
+    # --- serving a connection ---------------------------------------------------------
+
+    async def serve(self, conn: Connection) -> None:
+        """Read a client's messages until it goes away."""
+        conn.start()
+        self.metrics.connections.labels("unauthenticated").inc()
+        try:
+            await self._await_hello(conn)
+            if conn.principal is None:
+                return
+            self.metrics.connections.labels("unauthenticated").dec()
+            self.metrics.connections.labels(conn.principal.kind).inc()
+            async for msg in conn.ws:
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    await self.handle_frame(conn, msg.data)
+                elif msg.type == WSMsgType.ERROR:
+                    break
+        finally:
+            label = conn.principal.kind if conn.principal else "unauthenticated"
+            self.metrics.connections.labels(label).dec()
+            await self._disconnect(conn)
+
+    async def _await_hello(self, conn: Connection) -> None:
+        """Accept messages until a valid hello, within the hello timeout."""
+        deadline = time.monotonic() + self.limits.hello_timeout_s
+        while conn.principal is None and not conn.closed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                conn.send(Error(code=ErrorCode.UNAUTHENTICATED, message="no hello in time"))
+                await conn.drain(1.0)
+                await conn.close(WSCloseCode.POLICY_VIOLATION, "no hello")
+                return
+            try:
+                msg = await conn.ws.receive(timeout=remaining)
+            except TimeoutError:
+                continue
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                await self.handle_frame(conn, msg.data)
+            elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                return
+            elif msg.type == WSMsgType.ERROR:
+                return
+
+    def _error(self, conn: Connection, error: Error) -> None:
+        """Send an error and count it."""
+        self.metrics.errors.labels(error.code.value).inc()
+        conn.send(error)
+
+    async def handle_frame(self, conn: Connection, data: str | bytes) -> None:
+        """Check, parse, authorise and handle one frame."""
+        if not conn.bucket.take():
+            now = time.monotonic()
+            # One error a second is enough to tell a flooding client; the rest are dropped.
+            if now - conn.last_rate_error >= 1.0:
+                conn.last_rate_error = now
+                self._error(
+                    conn,
+                    Error(
+                        code=ErrorCode.RATE_LIMITED,
+                        message="too many messages; slow down",
+                        retry_after_s=round(conn.bucket.retry_after(), 3),
+                    ),
+                )
+            self.metrics.count_in(None)
+            return
+        try:
+            message = parse_client_message(data)
+        except ProtocolError as exc:
+            self.metrics.count_in(None)
+            self._error(conn, exc.error)
+            return
+        self.metrics.count_in(message.type)
+        request_id = getattr(message, "id", None)
+        try:
+            await self._dispatch(conn, message)
+        except RoutingError as exc:
+            self._error(
+                conn,
+                Error(
+                    code=exc.code,
+                    message=exc.message,
+                    field=exc.field,
+                    id=request_id,
+                    next_opening=exc.next_opening,
+                ),
+            )
+        except Exception:
+            log.exception("failed to handle %s", message.type)
+            self._error(
+                conn,
+                Error(code=ErrorCode.INTERNAL, message="internal error; try again", id=request_id),
+            )
+
+    async def _dispatch(self, conn: Connection, message: ClientMessage) -> None:
+        """Authorise a parsed message and call its handler."""
+        if isinstance(message, Hello):
+            if conn.principal is not None:
+                raise RoutingError(ErrorCode.CONFLICT, "hello was already accepted")
+            await self._on_hello(conn, message)
+            return
+        if conn.principal is None:
+            raise RoutingError(ErrorCode.UNAUTHENTICATED, "send hello with a token first")
+        role = REQUIRED_ROLE.get(message.type)
+        if role is not None and not conn.principal.has_role(role):
+            raise RoutingError(ErrorCode.FORBIDDEN, f"{message.type} needs the {role} role", "type")
+        await self._handlers[message.type](conn, message)
+
+    # --- hello, resume, goodbye -------------------------------------------------------
+
+    async def _on_hello(self, conn: Connection, hello: Hello) -> None:
+        common = SUPPORTED_VERSIONS.intersection(hello.versions)
+        if not common:
+            raise RoutingError(
+                ErrorCode.UNSUPPORTED_VERSION,
+                f"server speaks versions {sorted(SUPPORTED_VERSIONS)}",
+                "versions",
+            )
+        if not self.accepting:
+            raise RoutingError(ErrorCode.UNAVAILABLE, "this node is shutting down; use another")
+        try:
+            principal = self.authority.verify(hello.token)
+        except TokenError as exc:
+            raise RoutingError(ErrorCode.UNAUTHENTICATED, str(exc), "token") from None
+        resumed = False
+        if hello.resume_token is not None:
+            try:
+                previous = self.authority.verify(hello.resume_token, typ="resume")
+            except TokenError as exc:
+                raise RoutingError(ErrorCode.UNAUTHENTICATED, str(exc), "resume_token") from None
+            if previous.subject != principal.subject:
+                raise RoutingError(
+                    ErrorCode.FORBIDDEN, "resume token belongs to someone else", "resume_token"
+                )
+            resumed = True
+        await self._register(conn, principal)
+        sessions = await self._live_sessions(principal.subject)
+        resume_token, _ = self.authority.issue(principal, typ="resume")
+        conn.send(
+            Welcome(
+                id=hello.id,
+                version=max(common),
+                node_id=self.node_id,
+                identity=Identity(
+                    kind=principal.kind,
+                    subject=principal.subject,
+                    roles=list(principal.roles),
+                    site=principal.site,
+                ),
+                resume_token=resume_token,
+                grace_period_s=self.directory.routing.grace_period_s,
+                heartbeat_s=self.limits.heartbeat_s,
+                ice_servers=ice_servers(
+                    self.directory.ice, principal.subject.split(":", 1)[0], self.clock()
+                ),
+                sessions=[s.info(principal.subject) for s in sessions],
+                resumed=resumed and bool(sessions),
+            )
+        )
+        for record in sessions:
+            self._track(conn, SessionUpdate(session=record.info(principal.subject)))
+        await self.router.set_connected(principal.subject, True)
+        await self._resend_offer(principal)
+
+    async def _register(self, conn: Connection, principal: Principal) -> None:
+        """Make ``conn`` the subject's one connection, replacing any older one."""
+        old = self.connections.get(principal.subject)
+        if old is not None:
+            await self._replace(old)
+        else:
+            node = await self.store.presence_node(principal.subject)
+            if node is not None and node != self.node_id:
+                await self.store.publish(node, json.dumps({"kick": principal.subject}))
+        conn.principal = principal
+        self.connections[principal.subject] = conn
+        await self.store.touch_presence([principal.subject], self.node_id, self.clock())
+
+    async def _replace(self, old: Connection) -> None:
+        """Close an older connection of a subject that connected again."""
+        if old.subject is not None and self.connections.get(old.subject) is old:
+            del self.connections[old.subject]
+        old.send(Error(code=ErrorCode.CONFLICT, message="replaced by a newer connection"))
+        await old.drain(0.5)
+        await old.close(CLOSE_REPLACED, "replaced")
+
+    async def _live_sessions(self, subject: str) -> list[SessionRecord]:
+        """Return the subject's sessions that are not over."""
+        sessions = []
+        for session_id in await self.store.memberships(subject):
+            record = await self.store.load_session(session_id)
+            if record is not None and not record.finished:
+                sessions.append(record)
+        return sessions
+
+    async def _resend_offer(self, principal: Principal) -> None:
+        """Ring an expert again for an offer still open to them after a reconnect."""
+        if not principal.has_role("expert"):
+            return
+        expert = await self.store.load_expert(principal.subject)
+        if expert is None or expert.state != "offered" or expert.session_id is None:
+            return
+        record = await self.store.load_session(expert.session_id)
+        if record is not None and record.state == "offered":
+            await self.send(principal.subject, self.router._offer_message(record))
+
+    async def _disconnect(self, conn: Connection) -> None:
+        """Forget a closed connection; its subject's grace period starts now."""
+        await conn.close()
+        subject = conn.subject
+        if subject is None or self.connections.get(subject) is not conn:
+            return  # never authenticated, or replaced by a newer connection
+        del self.connections[subject]
+        try:
+            await self.store.mark_disconnected(subject, self.node_id, self.clock())
+            await self.router.set_connected(subject, False)
+        except Exception:
+            # The store may be down; the presence sweep handles the subject later.
+            log.exception("could not record the disconnect of %s", subject)
+
+    # --- handlers ---------------------------------------------------------------------
+
+    async def _on_ping(self, conn: Connection, message: Ping) -> None:
+        conn.send(Pong(id=message.id, server_time=self.clock()))
+
+    async def _on_call_request(self, conn: Connection, message: CallRequest) -> None:
+        started = time.perf_counter()
+        assert conn.principal is not None
+        record = await self.router.request_call(conn.principal, message)
+        reply = CallQueued(id=message.id, session=record.info(conn.principal.subject))
+        self._track(conn, reply)
+        conn.send(reply)
+        await self.router.dispatch(record.queue, started)
+
+    async def _on_call_cancel(self, conn: Connection, message: CallCancel) -> None:
+        assert conn.principal is not None
+        await self.router.cancel(conn.principal, message.session_id)
+        conn.send(Ack(id=message.id))
+
+    async def _on_set_availability(self, conn: Connection, message: SetAvailability) -> None:
+        assert conn.principal is not None
+        await self.router.set_availability(conn.principal, message.status, message.reason)
+        conn.send(Ack(id=message.id))
+
+    async def _on_offer_accept(self, conn: Connection, message: OfferAccept) -> None:
+        assert conn.principal is not None
+        await self.router.accept(conn.principal, message.session_id)
+        conn.send(Ack(id=message.id))
+
+    async def _on_offer_decline(self, conn: Connection, message: OfferDecline) -> None:
+        assert conn.principal is not None
+        await self.router.decline(conn.principal, message.session_id)
+        conn.send(Ack(id=message.id))
+
+    async def _on_signal(self, conn: Connection, message: Signal) -> None:
+        assert conn.principal is not None
+        record = await self.store.load_session(message.session_id)
+        sender = self.router.member_of(record, conn.principal)
+        assert record is not None
+        target = record.member_by_id(message.to)
+        if target is None:
+            raise RoutingError(ErrorCode.NOT_FOUND, "no such participant in this session", "to")
+        if target.id == sender.id:
+            raise RoutingError(ErrorCode.INVALID_FIELD, "cannot signal yourself", "to")
+        if record.finished:
+            raise RoutingError(ErrorCode.CONFLICT, "the session is over", "session_id")
+        relay = SignalRelay(session_id=record.session_id, from_=sender.id, payload=message.payload)
+        await self.send(target.subject, relay)
+        payload = message.payload
+        if record.state == "connecting" and payload.kind == "sdp" and payload.sdp_type == "answer":
+            await self.router.mark_active(record.session_id)
+
+    async def _on_session_end(self, conn: Connection, message: SessionEnd) -> None:
+        assert conn.principal is not None
+        await self.router.end(conn.principal, message.session_id, message.outcome)
+        conn.send(Ack(id=message.id))
+
+    async def _on_session_leave(self, conn: Connection, message: SessionLeave) -> None:
+        assert conn.principal is not None
+        await self.router.leave(conn.principal, message.session_id)
+        conn.send(Ack(id=message.id))
+
+    async def _on_transfer(self, conn: Connection, message: Transfer) -> None:
+        assert conn.principal is not None
+        await self.router.transfer(conn.principal, message)
+        conn.send(Ack(id=message.id))
+
+    # --- timers -----------------------------------------------------------------------
+
+    async def _tick_loop(self) -> None:
+        """Expire offers, refresh presence and sweep lost subjects, forever."""
+        refresh_s = min(5.0, self.directory.routing.grace_period_s / 3)
+        last_refresh = last_sweep = 0.0
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                await self.router.expire_offers()
+                now = time.monotonic()
+                if now - last_refresh >= refresh_s:
+                    last_refresh = now
+                    await self.store.touch_presence(
+                        list(self.connections), self.node_id, self.clock()
+                    )
+                if now - last_sweep >= SWEEP_S:
+                    last_sweep = now
+                    await self._sweep_lost()
+            except Exception:
+                # The store may be restarting; the next tick tries again.
+                log.exception("tick failed")
+
+    async def _sweep_lost(self) -> None:
+        """Handle subjects whose grace period ran out."""
+        before = self.clock() - self.directory.routing.grace_period_s
+        for subject in await self.store.stale_subjects(before):
+            if subject in self.connections:
+                await self.store.touch_presence([subject], self.node_id, self.clock())
+                continue
+            log.info("grace period over for %s", subject)
+            await self.router.subject_lost(subject)
+
+    async def _status_loop(self) -> None:
+        """Push queue positions to local booths on change and at a steady interval."""
+        interval = self.directory.routing.queue_status_interval_s
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake_status.wait(), timeout=1.0)
+            self._wake_status.clear()
+            dirty, self._dirty = self._dirty, set()
+            try:
+                await self._push_statuses(dirty, interval)
+            except Exception:
+                log.exception("queue status push failed")
+
+    async def _push_statuses(self, dirty: set[str], interval: float) -> None:
+        """Send each waiting local booth its position if it changed or is due."""
+        now = time.monotonic()
+        for conn in list(self.connections.values()):
+            for session_id, queue in list(conn.waiting.items()):
+                last = conn.last_status.get(session_id)
+                if queue not in dirty and last is not None and now - last[2] < interval:
+                    continue
+                record = await self.store.load_session(session_id)
+                status = await self.router.queue_status(record) if record else None
+                if status is None:
+                    continue
+                key = (status.position, status.estimated_wait_s)
+                if last is None or key != last[:2] or now - last[2] >= interval:
+                    conn.last_status[session_id] = (*key, now)
+                    conn.send(status)
+
+    # --- introspection ----------------------------------------------------------------
+
+    def pending_messages(self) -> int:
+        """Return how many messages wait in send queues."""
+        return sum(c.pending for c in self.connections.values())

@@ -1,0 +1,144 @@
+"""The aiohttp application of a node: /ws, /healthz, /metrics and token endpoints."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from .connection import Connection
+from .directory import Directory
+from .metrics import Metrics
+from .node import Node
+from .protocol import MAX_MESSAGE_BYTES, ErrorCode
+from .store import Store
+
+NODE = web.AppKey("node", Node)
+
+# Frames up to this size are read and answered with ``too_large``; beyond it the
+# socket is closed, since a client sending megabytes is not one to keep talking to.
+HARD_FRAME_LIMIT = 4 * MAX_MESSAGE_BYTES
+
+
+def _json_error(
+    status: int, code: ErrorCode, message: str, field: str | None = None
+) -> web.Response:
+    body: dict[str, Any] = {"error": {"code": code.value, "message": message}}
+    if field is not None:
+        body["error"]["field"] = field
+    return web.json_response(body, status=status)
+
+
+async def _read_fields(request: web.Request, *names: str) -> dict[str, str] | web.Response:
+    """Read a JSON object with the given string fields, or return the error response."""
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        return _json_error(400, ErrorCode.BAD_JSON, "the body must be a JSON object")
+    if not isinstance(body, dict):
+        return _json_error(400, ErrorCode.BAD_JSON, "the body must be a JSON object")
+    fields: dict[str, str] = {}
+    for name in names:
+        value = body.get(name)
+        if not isinstance(value, str) or not value or len(value) > 256:
+            return _json_error(400, ErrorCode.INVALID_FIELD, f"{name} must be a string", name)
+        fields[name] = value
+    return fields
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    """Serve one signaling connection."""
+    node = request.app[NODE]
+    ws = web.WebSocketResponse(heartbeat=node.limits.heartbeat_s, max_msg_size=HARD_FRAME_LIMIT)
+    await ws.prepare(request)
+    await node.serve(Connection(ws, node.limits, node.metrics))
+    return ws
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Tell a load balancer whether this node is up and what it holds."""
+    node = request.app[NODE]
+    store_ok = await node.store.ping()
+    body = {
+        "status": "ok" if store_ok and node.accepting else "unavailable",
+        "node_id": node.node_id,
+        "store": node.store.kind,
+        "store_ok": store_ok,
+        "accepting": node.accepting,
+        "uptime_s": round(time.monotonic() - node.started_at, 1),
+        "clients": len(node.connections),
+    }
+    return web.json_response(body, status=200 if body["status"] == "ok" else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Export Prometheus metrics."""
+    node = request.app[NODE]
+    await node.metrics.refresh(node.store, node.pending_messages())
+    return web.Response(body=node.metrics.render(), content_type="text/plain", charset="utf-8")
+
+
+async def device_token(request: web.Request) -> web.Response:
+    """Exchange a site's device secret for a short-lived token."""
+    node = request.app[NODE]
+    fields = await _read_fields(request, "site", "secret")
+    if isinstance(fields, web.Response):
+        return fields
+    principal = node.authority.authenticate_device(fields["site"], fields["secret"])
+    if principal is None:
+        return _json_error(401, ErrorCode.UNAUTHENTICATED, "unknown site or wrong secret")
+    token, expires = node.authority.issue(principal)
+    return web.json_response({"token": token, "expires_at": expires, "site": principal.site})
+
+
+async def staff_token(request: web.Request) -> web.Response:
+    """Exchange a username and password for a short-lived token with roles."""
+    node = request.app[NODE]
+    fields = await _read_fields(request, "username", "password")
+    if isinstance(fields, web.Response):
+        return fields
+    principal = await node.authority.authenticate_staff(fields["username"], fields["password"])
+    if principal is None:
+        return _json_error(401, ErrorCode.UNAUTHENTICATED, "wrong username or password")
+    token, expires = node.authority.issue(principal)
+    account = node.directory.account(fields["username"])
+    return web.json_response(
+        {
+            "token": token,
+            "expires_at": expires,
+            "username": principal.username,
+            "roles": list(principal.roles),
+            "display_name": account.display_name if account else None,
+        }
+    )
+
+
+def create_app(
+    directory: Directory, store: Store, node_id: str, *, shutdown_timeout: float = 5.0
+) -> web.Application:
+    """Build a node's web application; the node starts and stops with it."""
+    app = web.Application(client_max_size=MAX_MESSAGE_BYTES)
+    node = Node(directory, store, node_id, Metrics())
+    app[NODE] = node
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await node.start()
+        yield
+        await node.close()
+        await store.close()
+
+    async def going_away(app: web.Application) -> None:
+        # on_shutdown runs before the server stops waiting for handlers: tell clients
+        # to resume elsewhere while their sockets are still open.
+        await node.shutdown(shutdown_timeout)
+
+    app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(going_away)
+    app.router.add_get("/ws", websocket)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_post("/auth/device", device_token)
+    app.router.add_post("/auth/login", staff_token)
+    return app

@@ -1,0 +1,1 @@
+"""Etäpiste tests."""

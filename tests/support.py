@@ -1,0 +1,172 @@
+"""Shared test helpers: running nodes in-process or as real processes, and waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from signaling.client import SignalingClient, device_token, login
+from signaling.directory import Directory, load_directory
+from signaling.server import NODE, create_app
+from signaling.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_SECRETS = {"lib-kitee": "demo-secret-lib-kitee", "bus-lieksa": "demo-secret-bus-lieksa"}
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]] | Callable[[], bool],
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    message: str = "condition",
+) -> None:
+    """Wait until ``check`` is true, failing after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message} not met within {timeout} s")
+        await asyncio.sleep(interval)
+
+
+def free_port() -> int:
+    """Return a free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningNode:
+    """A node served in this process."""
+
+    base_url: str
+    app: web.Application
+    runner: web.AppRunner
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http", "ws", 1) + "/ws"
+
+    async def stop(self) -> None:
+        """Shut the node down as on SIGTERM (clients get GOING_AWAY)."""
+        await self.runner.cleanup()
+
+
+@asynccontextmanager
+async def running_node(
+    store: Store, directory: Directory | None = None, node_id: str = "test-node"
+) -> AsyncIterator[RunningNode]:
+    """Serve a node on a free loopback port for the duration of the block."""
+    directory = directory or load_directory()
+    app = create_app(directory, store, node_id, shutdown_timeout=2.0)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    node = RunningNode(f"http://127.0.0.1:{port}", app, runner)
+    try:
+        yield node
+    finally:
+        await runner.cleanup()
+
+
+def node_of(running: RunningNode):  # type: ignore[no-untyped-def]
+    """Return the Node object behind a running node."""
+    return running.app[NODE]
+
+
+async def booth_client(base_url: str, site: str = "lib-kitee") -> SignalingClient:
+    """Return a connected booth client for a demo site."""
+    token = await device_token(base_url, site, DEMO_SECRETS[site])
+    client = SignalingClient(base_url.replace("http", "ws", 1) + "/ws", token)
+    await client.connect()
+    return client
+
+
+async def staff_client(base_url: str, username: str) -> SignalingClient:
+    """Return a connected staff client for a demo account (password "demo")."""
+    token = await login(base_url, username, "demo")
+    client = SignalingClient(base_url.replace("http", "ws", 1) + "/ws", token)
+    await client.connect()
+    return client
+
+
+class ServeProcess:
+    """A real ``etapiste serve`` process."""
+
+    def __init__(self, store: str, node_id: str, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.node_id = node_id
+        self.store = store
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    async def start(self) -> None:
+        """Start the process and wait until /healthz answers."""
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "signaling.cli",
+                "serve",
+                "--port",
+                str(self.port),
+                "--store",
+                self.store,
+                "--node-id",
+                self.node_id,
+            ],
+            cwd=REPO,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+        async def healthy() -> bool:
+            try:
+                async with (
+                    aiohttp.ClientSession() as http,
+                    http.get(self.base_url + "/healthz") as resp,
+                ):
+                    return resp.status == 200
+            except aiohttp.ClientError:
+                return False
+
+        await eventually(healthy, timeout=20, message=f"node {self.node_id} healthy")
+
+    def kill(self) -> None:
+        """Kill the process without any goodbye (SIGKILL)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def terminate(self) -> None:
+        """Stop the process gracefully (SIGTERM) and wait for it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(20)

@@ -1,0 +1,87 @@
+"""A whole booth-to-expert call with real aiortc media through a real node."""
+
+from __future__ import annotations
+
+from signaling.client import Call, SignalingClient, SyntheticCamera, SyntheticMicrophone
+from signaling.protocol import CallQueued, Offer, SessionEnded, SessionUpdate
+from signaling.store import MemoryStore, Store
+
+from .support import booth_client, eventually, running_node, staff_client
+
+
+async def run_call(booth: SignalingClient, expert: SignalingClient, store: Store) -> None:
+    """Drive a Kela call from request to end and check media and events."""
+    await expert.request({"type": "set_availability", "status": "available"})
+    queued = await booth.request(
+        {"type": "call_request", "agency": "kela", "service": "general", "language": "fi"},
+        expect=CallQueued,
+    )
+    session_id = queued.session.session_id
+    booth_call = Call(booth, session_id, [SyntheticCamera(), SyntheticMicrophone()])
+    booth_call.start(SessionUpdate(session=queued.session))
+
+    offer = await expert.wait_for(Offer, lambda o: o.session_id == session_id)
+    assert (offer.agency, offer.site.id, offer.site.kind) == ("kela", "lib-kitee", "S")
+    expert_call = Call(expert, session_id, [SyntheticCamera(), SyntheticMicrophone()])
+    expert_call.start()
+    await expert.request({"type": "offer_accept", "session_id": session_id})
+    try:
+
+        def media_flows() -> bool:
+            return all(
+                r.video_frames >= 10 and r.audio_frames >= 10 and r.audio_peak > 1000
+                for call in (booth_call, expert_call)
+                for r in call.received.values()
+            ) and all(call.received for call in (booth_call, expert_call))
+
+        await eventually(media_flows, timeout=30, message="frames decoded both ways")
+        for call in (booth_call, expert_call):
+            (received,) = call.received.values()
+            assert received.video_size == (320, 240)
+            assert received.ice_candidates > 0  # candidates came only as relayed ICE
+        await booth.wait_for(SessionUpdate, lambda u: u.session.state == "active")
+
+        await expert.request(
+            {"type": "session_end", "session_id": session_id, "outcome": "resolved"}
+        )
+        ended = await booth.wait_for(SessionEnded)
+        assert (ended.state, ended.outcome) == ("ended", "resolved")
+    finally:
+        await booth_call.close()
+        await expert_call.close()
+
+    events = [e for _, e in await store.read_events() if e["session_id"] == session_id]
+    kinds = [e["kind"] for e in events]
+    for expected in (
+        "session_requested",
+        "session_queued",
+        "session_offered",
+        "session_connecting",
+        "participant_joined",
+        "session_active",
+        "session_ended",
+    ):
+        assert expected in kinds, (expected, kinds)
+    assert (
+        kinds.index("session_requested")
+        < kinds.index("session_offered")
+        < kinds.index("session_active")
+        < kinds.index("session_ended")
+    )
+    final = events[-1]
+    assert final["state"] == "ended" and final["outcome"] == "resolved"
+    assert final["answered_at"] is not None and final["ended_at"] >= final["answered_at"]
+    # No names in the log: subjects and usernames never appear.
+    assert "kela.expert" not in str(events) and "staff:" not in str(events)
+
+
+async def test_booth_to_expert_call_on_memory_store() -> None:
+    store = MemoryStore()
+    async with running_node(store) as node:
+        booth = await booth_client(node.base_url)
+        expert = await staff_client(node.base_url, "kela.expert")
+        try:
+            await run_call(booth, expert, store)
+        finally:
+            await booth.close()
+            await expert.close()

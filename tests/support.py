@@ -9,16 +9,18 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from signaling.client import SignalingClient, device_token, login
-from signaling.directory import Directory, load_directory
+from signaling.directory import DEMO_CONFIG, Directory, load_directory
 from signaling.server import NODE, create_app
 from signaling.store import Store
 
@@ -170,3 +172,29 @@ class ServeProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(20)
+
+
+def demo_data() -> dict[str, Any]:
+    """Return the demo directory as plain TOML data, to modify in tests."""
+    with DEMO_CONFIG.open("rb") as f:
+        return tomllib.load(f)
+
+
+def directory_with(
+    extra_experts: dict[str, list[str]] | None = None, **sections: dict[str, Any]
+) -> Directory:
+    """Return the demo directory with more experts (username -> agencies) and settings."""
+    data = demo_data()
+    template = next(a for a in data["staff"] if a["username"] == "kela.expert")
+    for username, agencies in (extra_experts or {}).items():
+        data["staff"].append(
+            {
+                "username": username,
+                "display_name": username,
+                "password_hash": template["password_hash"],
+                "expert": {"agencies": agencies, "languages": ["fi", "sv", "en"]},
+            }
+        )
+    for name, values in sections.items():
+        data[name] = {**data.get(name, {}), **values}
+    return Directory.model_validate(data)

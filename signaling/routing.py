@@ -743,11 +743,17 @@ class Router:
     # --- connections come and go -----------------------------------------------------
 
     async def set_connected(self, subject: str, connected: bool) -> None:
-        """Mark a subject's memberships (dis)connected and tell the other members."""
+        """Mark a subject's memberships (dis)connected and tell the other members.
+
+        A new connection is always announced, even when the member was never marked
+        disconnected (its node was killed): the client lost its peer state either way.
+        """
 
         def change(record: SessionRecord) -> bool:
             member = record.member(subject)
-            if member is None or record.finished or member.connected == connected:
+            if member is None or record.finished:
+                return False
+            if not connected and not member.connected:
                 return False
             member.connected = connected
             return True

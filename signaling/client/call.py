@@ -31,12 +31,20 @@ from ..protocol import (
     ParticipantEvent,
     SdpPayload,
     ServerMessage,
+    SessionInfo,
     SessionUpdate,
     SignalRelay,
 )
 from .wire import SignalingClient
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Resumed:
+    """Our own connection to the server was re-established."""
+
+    session: SessionInfo
 
 
 @dataclass
@@ -87,7 +95,7 @@ class Call:
         self.self_id: str | None = None
         self.peers: dict[str, RTCPeerConnection] = {}
         self.received: defaultdict[str, Received] = defaultdict(Received)
-        self._inbox: asyncio.Queue[ServerMessage] = asyncio.Queue()
+        self._inbox: asyncio.Queue[ServerMessage | _Resumed] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._closed = False
         client.add_listener(self._inbox.put_nowait)
@@ -113,9 +121,15 @@ class Call:
             try:
                 await self._handle(message)
             except Exception:
-                log.exception("call %s failed to handle %s", self.session_id, message.type)
+                log.exception("call %s failed to handle %r", self.session_id, message)
 
-    async def _handle(self, message: ServerMessage) -> None:
+    async def _handle(self, message: ServerMessage | _Resumed) -> None:
+        if isinstance(message, _Resumed):
+            self.self_id = message.session.self_id or self.self_id
+            for participant in message.session.participants:
+                if participant.id != self.self_id and participant.kind != "doccam":
+                    await self._repair(participant.id)
+            return
         if isinstance(message, SessionUpdate) and message.session.session_id == self.session_id:
             self.self_id = message.session.self_id or self.self_id
             for participant in message.session.participants:
@@ -127,12 +141,26 @@ class Call:
             if message.event == "left":
                 await self._drop(pid)
             elif message.event == "reconnected":
-                # The other side lost its peer connection state: start over.
-                await self._drop(pid)
-                if self._offers_to(pid):
-                    await self._offer(pid)
+                await self._repair(pid)
         elif isinstance(message, SignalRelay) and message.session_id == self.session_id:
             await self._on_signal(message.from_, message.payload)
+
+    async def _repair(self, participant_id: str) -> None:
+        """Renegotiate with a participant unless media to it still flows.
+
+        Media is peer-to-peer: a signaling node dying leaves it running, and tearing a
+        working connection down would only cause a gap.
+        """
+        pc = self.peers.get(participant_id)
+        if pc is not None and pc.connectionState in ("new", "connecting", "connected"):
+            return
+        await self._drop(participant_id)
+        if self._offers_to(participant_id):
+            await self._offer(participant_id)
+
+    async def resumed(self, session: SessionInfo) -> None:
+        """Repair every peer connection after our own signaling reconnect."""
+        self._inbox.put_nowait(_Resumed(session))
 
     def _offers_to(self, participant_id: str) -> bool:
         return self.self_id is not None and self.self_id < participant_id

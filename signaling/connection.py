@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 CLOSE_REPLACED = 4000
 CLOSE_SLOW_CONSUMER = 4001
+CLOSE_TIMEOUT_S = 2.0
 
 
 class TokenBucket:
@@ -47,8 +48,15 @@ class TokenBucket:
 class Connection:
     """A signaling client connected to this node."""
 
-    def __init__(self, ws: web.WebSocketResponse, limits: LimitSettings, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        limits: LimitSettings,
+        metrics: Metrics,
+        transport: asyncio.BaseTransport | None = None,
+    ) -> None:
         self.ws = ws
+        self.transport = transport
         self.metrics = metrics
         self.principal: Principal | None = None
         self.bucket = TokenBucket(limits.rate_per_s, limits.rate_burst)
@@ -67,6 +75,11 @@ class Connection:
         return self.principal.subject if self.principal else None
 
     @property
+    def closing(self) -> bool:
+        """Tell whether the connection is closed or being closed."""
+        return self.closed or self._closing is not None
+
+    @property
     def pending(self) -> int:
         """Return how many messages wait to be written."""
         return self._queue.qsize()
@@ -82,7 +95,7 @@ class Connection:
 
     def send_raw(self, data: str, kind: str) -> bool:
         """Queue an encoded message without waiting."""
-        if self.closed:
+        if self.closing:
             return False
         try:
             self._queue.put_nowait(data)
@@ -124,5 +137,20 @@ class Connection:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.close(code=code, message=reason.encode())
+        if code == CLOSE_SLOW_CONSUMER:
+            # Its socket buffer is full, so no close frame could reach it: cut it off.
+            self._abort()
+            return
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await self.ws.close(code=code, message=reason.encode())
+        except (ConnectionError, RuntimeError, TimeoutError):
+            self._abort()
+        except asyncio.CancelledError:
+            self._abort()
+            raise
+
+    def _abort(self) -> None:
+        """Drop the TCP connection so that the task reading it ends too."""
+        if self.transport is not None:
+            self.transport.abort()  # type: ignore[attr-defined]

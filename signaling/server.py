@@ -51,9 +51,12 @@ async def _read_fields(request: web.Request, *names: str) -> dict[str, str] | we
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     """Serve one signaling connection."""
     node = request.app[NODE]
-    ws = web.WebSocketResponse(heartbeat=node.limits.heartbeat_s, max_msg_size=HARD_FRAME_LIMIT)
+    # A client that does not answer the close handshake gets 2 s, not aiohttp's 10 s.
+    ws = web.WebSocketResponse(
+        heartbeat=node.limits.heartbeat_s, max_msg_size=HARD_FRAME_LIMIT, timeout=2.0
+    )
     await ws.prepare(request)
-    await node.serve(Connection(ws, node.limits, node.metrics))
+    await node.serve(Connection(ws, node.limits, node.metrics, request.transport))
     return ws
 
 

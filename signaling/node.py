@@ -256,7 +256,7 @@ class Node:
             self.metrics.count_in(None)
             return
         try:
-            message = parse_client_message(data)
+            message = parse_client_message(data, self.limits.max_message_bytes)
         except ProtocolError as exc:
             self.metrics.count_in(None)
             self._error(conn, exc.error)

@@ -423,6 +423,10 @@ def _request_id(raw: Any) -> str | None:
     if isinstance(raw, dict):
         value = raw.get("id")
         if isinstance(value, str) and 0 < len(value) <= 64:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return None  # a lone surrogate: an error carrying it could not be sent
             return value
     return None
 
@@ -435,22 +439,22 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
         # the payload union, after the field name; they are not fields of the message.
         if i == 0 and isinstance(item, str) and item in CLIENT_TYPES:
             continue
-        if isinstance(item, str) and item in ("sdp", "ice") and parts and parts[-1] == "payload":
+        if isinstance(item, str) and item in ("sdp", "ice") and i > 0 and loc[i - 1] == "payload":
             continue
         parts.append(str(item))
     return ".".join(parts)
 
 
-def parse_client_message(data: str | bytes) -> ClientMessage:
+def parse_client_message(data: str | bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> ClientMessage:
     """Parse one client frame, raising ProtocolError with the wire error on failure."""
     size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
-    if size > MAX_MESSAGE_BYTES:
+    if size > max_bytes:
         raise ProtocolError(
-            Error(code=ErrorCode.TOO_LARGE, message=f"message exceeds {MAX_MESSAGE_BYTES} bytes")
+            Error(code=ErrorCode.TOO_LARGE, message=f"message exceeds {max_bytes} bytes")
         )
     try:
         raw = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ProtocolError(
             Error(code=ErrorCode.BAD_JSON, message=f"not valid JSON: {exc}")
         ) from None

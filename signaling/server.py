@@ -31,10 +31,21 @@ def _json_error(
     return web.json_response(body, status=status)
 
 
+def _is_utf8(text: str) -> bool:
+    """Tell whether a string can be encoded (JSON allows lone surrogates; UTF-8 does not)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 async def _read_fields(request: web.Request, *names: str) -> dict[str, str] | web.Response:
     """Read a JSON object with the given string fields, or return the error response."""
     try:
         body = await request.json()
+    except web.HTTPRequestEntityTooLarge:
+        return _json_error(413, ErrorCode.TOO_LARGE, f"the body exceeds {MAX_MESSAGE_BYTES} bytes")
     except (ValueError, UnicodeDecodeError):
         return _json_error(400, ErrorCode.BAD_JSON, "the body must be a JSON object")
     if not isinstance(body, dict):
@@ -42,7 +53,7 @@ async def _read_fields(request: web.Request, *names: str) -> dict[str, str] | we
     fields: dict[str, str] = {}
     for name in names:
         value = body.get(name)
-        if not isinstance(value, str) or not value or len(value) > 256:
+        if not isinstance(value, str) or not value or len(value) > 256 or not _is_utf8(value):
             return _json_error(400, ErrorCode.INVALID_FIELD, f"{name} must be a string", name)
         fields[name] = value
     return fields

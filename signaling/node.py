@@ -512,8 +512,11 @@ class Node:
         """Push queue positions to local booths on change and at a steady interval."""
         interval = self.directory.routing.queue_status_interval_s
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can turn a cancel that
+            # races its timeout into TimeoutError, and this loop would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake_status.wait(), timeout=1.0)
+                async with asyncio.timeout(1.0):
+                    await self._wake_status.wait()
             self._wake_status.clear()
             dirty, self._dirty = self._dirty, set()
             try:

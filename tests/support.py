@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -119,6 +120,7 @@ class ServeProcess:
         self.node_id = node_id
         self.store = store
         self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = Path(tempfile.gettempdir()) / f"etapiste-{node_id}-{self.port}.log"
 
     @property
     def base_url(self) -> str:
@@ -130,24 +132,16 @@ class ServeProcess:
 
     async def start(self) -> None:
         """Start the process and wait until /healthz answers."""
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "signaling.cli",
-                "serve",
-                "--port",
-                str(self.port),
-                "--store",
-                self.store,
-                "--node-id",
-                self.node_id,
-            ],
-            cwd=REPO,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        command = [sys.executable, "-m", "signaling.cli", "serve", "--port", str(self.port)]
+        command += ["--store", self.store, "--node-id", self.node_id]
+        with self.log_path.open("wb") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                command,
+                cwd=REPO,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
         async def healthy() -> bool:
             try:
@@ -167,11 +161,13 @@ class ServeProcess:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
 
-    def terminate(self) -> None:
-        """Stop the process gracefully (SIGTERM) and wait for it."""
-        if self.proc is not None and self.proc.poll() is None:
+    async def terminate(self) -> int:
+        """Stop the process gracefully (SIGTERM); return its exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(20)
+        # Wait in a thread: the clients in this loop must keep answering the node.
+        return await asyncio.to_thread(self.proc.wait, 20)
 
 
 def demo_data() -> dict[str, Any]:

@@ -1,0 +1,153 @@
+"""Two real `etapiste serve` processes sharing one real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from signaling.client import Call, SignalingClient, SyntheticCamera, SyntheticMicrophone
+from signaling.protocol import (
+    CallQueued,
+    Offer,
+    ParticipantEvent,
+    SessionEnded,
+    SessionUpdate,
+)
+from signaling.store.redis import RedisStore
+
+from .support import ServeProcess, booth_client, eventually, staff_client
+from .test_call_e2e import run_call
+
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
+
+
+@pytest.fixture
+async def nodes(redis_url: str) -> AsyncIterator[tuple[ServeProcess, ServeProcess]]:
+    a, b = ServeProcess(redis_url, "node-a"), ServeProcess(redis_url, "node-b")
+    try:
+        await a.start()
+        await b.start()
+        yield a, b
+    finally:
+        a.kill()
+        b.kill()
+
+
+@pytest.fixture
+async def events(redis_url: str) -> AsyncIterator[RedisStore]:
+    store = RedisStore(redis_url)
+    yield store
+    await store.close()
+
+
+async def test_call_between_booth_on_one_node_and_expert_on_other(
+    nodes: tuple[ServeProcess, ServeProcess], events: RedisStore
+) -> None:
+    a, b = nodes
+    booth = await booth_client(a.base_url)
+    expert = await staff_client(b.base_url, "kela.expert")
+    try:
+        assert booth.welcome and booth.welcome.node_id == "node-a"
+        assert expert.welcome and expert.welcome.node_id == "node-b"
+        await run_call(booth, expert, events)
+    finally:
+        await booth.close()
+        await expert.close()
+
+
+async def start_call(booth: SignalingClient, expert: SignalingClient) -> tuple[str, Call, Call]:
+    """Connect a Kela call with media flowing both ways."""
+    await expert.request({"type": "set_availability", "status": "available"})
+    queued = await booth.request(
+        {"type": "call_request", "agency": "kela", "service": "general", "language": "fi"},
+        expect=CallQueued,
+    )
+    session_id = queued.session.session_id
+    booth_call = Call(booth, session_id, [SyntheticCamera(), SyntheticMicrophone()])
+    booth_call.start(SessionUpdate(session=queued.session))
+    await expert.wait_for(Offer, lambda o: o.session_id == session_id)
+    expert_call = Call(expert, session_id, [SyntheticCamera(), SyntheticMicrophone()])
+    expert_call.start()
+    await expert.request({"type": "offer_accept", "session_id": session_id})
+    await eventually(
+        lambda: all(
+            c.received and all(r.video_frames > 5 for r in c.received.values())
+            for c in (booth_call, expert_call)
+        ),
+        timeout=30,
+        message="media both ways",
+    )
+    return session_id, booth_call, expert_call
+
+
+def frames(call: Call) -> int:
+    return sum(r.video_frames for r in call.received.values())
+
+
+async def test_killed_node_booth_resumes_on_other_node_and_call_goes_on(
+    nodes: tuple[ServeProcess, ServeProcess], events: RedisStore
+) -> None:
+    a, b = nodes
+    booth = await booth_client(a.base_url)
+    expert = await staff_client(b.base_url, "kela.expert")
+    booth_call = expert_call = None
+    try:
+        session_id, booth_call, expert_call = await start_call(booth, expert)
+        a.kill()  # SIGKILL: no goodbye, no cleanup
+        await booth.disconnected.wait()
+        welcome = await booth.connect(b.ws_url)
+        assert welcome.node_id == "node-b" and welcome.resumed
+        (session,) = welcome.sessions
+        assert session.session_id == session_id and session.state in ("connecting", "active")
+        await booth_call.resumed(session)
+        back = await expert.wait_for(ParticipantEvent, lambda e: e.event == "reconnected")
+        assert back.participant.kind == "booth"
+        before = (frames(booth_call), frames(expert_call))
+        await eventually(
+            lambda: frames(booth_call) > before[0] + 10 and frames(expert_call) > before[1] + 10,
+            timeout=15,
+            message="frames keep arriving after the node died",
+        )
+        await expert.request(
+            {"type": "session_end", "session_id": session_id, "outcome": "resolved"}
+        )
+        ended = await booth.wait_for(SessionEnded)
+        assert (ended.state, ended.outcome) == ("ended", "resolved")
+        kinds = [e["kind"] for _, e in await events.read_events() if e["session_id"] == session_id]
+        assert "participant_reconnected" in kinds and kinds[-1] == "session_ended"
+        assert "session_requeued" not in kinds and "abandoned" not in str(kinds)
+    finally:
+        for call in (booth_call, expert_call):
+            if call is not None:
+                await call.close()
+        await booth.close()
+        await expert.close()
+
+
+async def test_drained_node_sends_going_away_and_booth_resumes_elsewhere(
+    nodes: tuple[ServeProcess, ServeProcess], events: RedisStore
+) -> None:
+    a, b = nodes
+    booth = await booth_client(a.base_url)
+    expert = await staff_client(b.base_url, "kela.expert")
+    try:
+        await expert.request({"type": "set_availability", "status": "paused"})
+        queued = await booth.request(
+            {"type": "call_request", "agency": "kela", "service": "general", "language": "fi"},
+            expect=CallQueued,
+        )
+        drained = asyncio.create_task(a.terminate())  # SIGTERM: graceful drain
+        await booth.going_away.wait()
+        await booth.disconnected.wait()
+        welcome = await booth.connect(b.ws_url)
+        assert welcome.resumed and welcome.sessions[0].state == "queued"
+        # The call still routes: the expert on node B goes available and is offered it.
+        await expert.request({"type": "set_availability", "status": "available"})
+        offer = await expert.wait_for(Offer)
+        assert offer.session_id == queued.session.session_id
+        assert await drained == 0, "node A exited cleanly"
+    finally:
+        await booth.close()
+        await expert.close()

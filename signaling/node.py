@@ -41,6 +41,8 @@ from .protocol import (
     SetAvailability,
     Signal,
     SignalRelay,
+    Token,
+    TokenRefresh,
     Transfer,
     Welcome,
     encode,
@@ -95,6 +97,7 @@ class Node:
         self._tasks: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Callable[[Connection, Any], Awaitable[None]]] = {
             "ping": self._on_ping,
+            "token_refresh": self._on_token_refresh,
             "call_request": self._on_call_request,
             "call_cancel": self._on_call_cancel,
             "set_availability": self._on_set_availability,
@@ -325,6 +328,7 @@ class Node:
                 )
             resumed = True
         await self._register(conn, principal)
+        await self.router.set_connected(principal.subject, True)
         sessions = await self._live_sessions(principal.subject)
         resume_token, _ = self.authority.issue(principal, typ="resume")
         conn.send(
@@ -350,7 +354,6 @@ class Node:
         )
         for record in sessions:
             self._track(conn, SessionUpdate(session=record.info(principal.subject)))
-        await self.router.set_connected(principal.subject, True)
         await self._resend_offer(principal)
 
     async def _register(self, conn: Connection, principal: Principal) -> None:
@@ -412,6 +415,11 @@ class Node:
 
     async def _on_ping(self, conn: Connection, message: Ping) -> None:
         conn.send(Pong(id=message.id, server_time=self.clock()))
+
+    async def _on_token_refresh(self, conn: Connection, message: TokenRefresh) -> None:
+        assert conn.principal is not None
+        token, expires = self.authority.issue(conn.principal)
+        conn.send(Token(id=message.id, token=token, expires_at=expires))
 
     async def _on_call_request(self, conn: Connection, message: CallRequest) -> None:
         started = time.perf_counter()
@@ -494,6 +502,7 @@ class Node:
                 if now - last_sweep >= SWEEP_S:
                     last_sweep = now
                     await self._sweep_lost()
+                    await self.router.dispatch_all()
             except Exception:
                 # The store may be restarting; the next tick tries again.
                 log.exception("tick failed")

@@ -85,6 +85,12 @@ class Ping(Request):
     type: Literal["ping"]
 
 
+class TokenRefresh(Request):
+    """Get a fresh access token before the current one expires (no password needed)."""
+
+    type: Literal["token_refresh"]
+
+
 class CallRequest(Request):
     """A booth asks for a call with an agency's service in a language."""
 
@@ -182,6 +188,7 @@ class Transfer(Request):
 ClientMessage = Annotated[
     Hello
     | Ping
+    | TokenRefresh
     | CallRequest
     | CallCancel
     | SetAvailability
@@ -261,6 +268,15 @@ class Pong(Message):
     server_time: float
 
 
+class Token(Message):
+    """Answer to token_refresh: a new access token and when it expires."""
+
+    type: Literal["token"] = "token"
+    id: str
+    token: str
+    expires_at: float
+
+
 class Ack(Message):
     """Answer to a request that has nothing more to say than that it was done."""
 
@@ -314,7 +330,7 @@ class OfferWithdrawn(Message):
 
     type: Literal["offer_withdrawn"] = "offer_withdrawn"
     session_id: SessionId
-    reason: Literal["timeout", "cancelled", "taken", "declined"]
+    reason: Literal["timeout", "cancelled", "declined"]
 
 
 class SessionUpdate(Message):
@@ -376,6 +392,7 @@ class Error(Message):
 ServerMessage = Annotated[
     Welcome
     | Pong
+    | Token
     | Ack
     | CallQueued
     | QueueStatus
@@ -397,6 +414,7 @@ CLIENT_TYPES = frozenset(
     for m in (
         Hello,
         Ping,
+        TokenRefresh,
         CallRequest,
         CallCancel,
         SetAvailability,

@@ -316,8 +316,11 @@ class Router:
 
         def change(record: ExpertRecord) -> bool:
             # Skills follow the directory, so a changed config applies at the next shift.
-            record.agencies = list(account.expert.agencies)  # type: ignore[union-attr]
-            record.languages = list(account.expert.languages)  # type: ignore[union-attr]
+            skills = account.expert
+            assert skills is not None
+            record.agencies = list(skills.agencies)
+            record.services = list(skills.services) if skills.services else None
+            record.languages = list(skills.languages)
             if record.state in ("offered", "busy"):
                 record.after_call = status
             elif status == "available":
@@ -405,7 +408,8 @@ class Router:
         if record is None:
             raise RoutingError(ErrorCode.NOT_FOUND, "no such call", "session_id")
         await self.store.enqueue(record.queue, session_id, queue_score(record))
-        await self._release_expert(subject, session_id, "available")
+        # Tell everyone about this return before anything can route the call again, so
+        # that updates and events arrive in the order things happened.
         await self.emit("offer_declined" if reason == "declined" else "offer_timed_out", record)
         await self.courier.send(
             subject,
@@ -415,6 +419,7 @@ class Router:
         )
         await self.broadcast(record)
         await self.courier.queue_changed(record.queue)
+        await self._release_expert(subject, session_id, "available")
         await self.dispatch(record.queue)
         return record
 
@@ -456,6 +461,13 @@ class Router:
         return expired
 
     # --- dispatch ---------------------------------------------------------------------
+
+    async def dispatch_all(self) -> int:
+        """Try to route every waiting queue (after cooldowns end, or a node died)."""
+        offers = 0
+        for queue in sorted(await self.store.queue_lengths()):
+            offers += await self.dispatch(queue)
+        return offers
 
     async def dispatch_agencies(self, agencies: list[str]) -> None:
         """Try to route every waiting queue of the given agencies."""
@@ -534,6 +546,7 @@ class Router:
         def change(record: SessionRecord) -> bool:
             if record.state != "queued":
                 return False
+            check_transition(record.session_id, record.state, "offered")
             record.state = "offered"
             record.offered_to = subject
             record.offered_at = now
@@ -557,7 +570,13 @@ class Router:
             language=record.language,
             interpreter=record.interpreter,
             waited_s=round(self.clock() - record.requested_at, 1),
-            ring_timeout_s=self.settings.ring_timeout_s,
+            # A re-sent offer (after a reconnect) rings only for the time that is left.
+            ring_timeout_s=round(
+                max(0.0, (record.offer_deadline or 0.0) - self.clock())
+                if record.offer_deadline
+                else self.settings.ring_timeout_s,
+                1,
+            ),
             transfer_note=record.transfer_note,
         )
 
@@ -576,6 +595,7 @@ class Router:
         def change(record: SessionRecord) -> bool:
             if record.state != "connecting":
                 return False
+            check_transition(record.session_id, record.state, "active")
             record.state = "active"
             return True
 
@@ -712,6 +732,7 @@ class Router:
                 raise RoutingError(
                     ErrorCode.CONFLICT, f'the call is "{record.state}"', "session_id"
                 )
+            check_transition(record.session_id, record.state, "queued")
             removed[:] = [member]
             record.members.remove(member)
             record.state = "queued"
@@ -732,6 +753,7 @@ class Router:
             raise RoutingError(ErrorCode.FORBIDDEN, "you are not in this session", "session_id")
         await self.store.remove_membership(expert.subject, record.session_id)
         await self.store.enqueue(record.queue, record.session_id, queue_score(record))
+        await self.emit("participant_left", record, participant_kind="expert", reason="transfer")
         await self.emit("session_transferred", record, reason="transfer")
         await self.announce(record, removed[0], "left")
         await self.broadcast(record)
@@ -769,6 +791,9 @@ class Router:
 
     async def subject_lost(self, subject: str) -> None:
         """Handle a subject whose grace period ran out without a reconnect."""
+        if subject.startswith("staff:"):
+            # First, so that releasing the expert from a call cannot offer them another.
+            await self._pause_lost_expert(subject)
         for session_id in await self.store.memberships(subject):
             record = await self.store.load_session(session_id)
             member = record.member(subject) if record else None
@@ -781,17 +806,18 @@ class Router:
                 await self.requeue_front(session_id, subject, "expert_lost")
             else:
                 await self._remove_member(session_id, subject, "lost")
-        if subject.startswith("staff:"):
-            await self._pause_lost_expert(subject)
         await self.store.forget_presence(subject)
 
     async def _pause_lost_expert(self, subject: str) -> None:
         """Take an expert who vanished off the routing so calls do not ring an empty desk."""
 
         def change(record: ExpertRecord) -> bool:
-            if record.state != "available":
+            if record.state == "paused":
                 return False
-            record.state = "paused"
+            if record.state == "available":
+                record.state = "paused"
+            else:
+                record.after_call = "paused"  # the offer or call releases them paused
             record.pause_reason = "disconnected"
             return True
 

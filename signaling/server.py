@@ -19,7 +19,8 @@ NODE = web.AppKey("node", Node)
 
 # Frames up to this size are read and answered with ``too_large``; beyond it the
 # socket is closed, since a client sending megabytes is not one to keep talking to.
-HARD_FRAME_LIMIT = 4 * MAX_MESSAGE_BYTES
+HARD_FRAME_FACTOR = 4
+HARD_FRAME_LIMIT = HARD_FRAME_FACTOR * MAX_MESSAGE_BYTES  # with the default limits
 
 
 def _json_error(
@@ -64,7 +65,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     node = request.app[NODE]
     # A client that does not answer the close handshake gets 2 s, not aiohttp's 10 s.
     ws = web.WebSocketResponse(
-        heartbeat=node.limits.heartbeat_s, max_msg_size=HARD_FRAME_LIMIT, timeout=2.0
+        heartbeat=node.limits.heartbeat_s,
+        max_msg_size=HARD_FRAME_FACTOR * node.limits.max_message_bytes,
+        timeout=2.0,
     )
     await ws.prepare(request)
     await node.serve(Connection(ws, node.limits, node.metrics, request.transport))

@@ -132,6 +132,22 @@ async def test_expert_reconnect_rings_open_offer_again() -> None:
             await expert.close()
 
 
+async def test_token_refresh_gives_a_working_token() -> None:
+    async with running_node(MemoryStore()) as node:
+        expert = await staff_client(node.base_url, "kela.expert")
+        try:
+            old = expert.token
+            expires = await expert.refresh_token()
+            assert expert.token != old and expires > node_of(node).clock()
+            principal = node_of(node).authority.verify(expert.token)
+            assert principal.subject == "staff:kela.expert" and "expert" in principal.roles
+            await drop(expert)
+            welcome = await expert.connect()
+            assert welcome.identity.subject == "staff:kela.expert"
+        finally:
+            await expert.close()
+
+
 async def test_second_connection_of_a_subject_replaces_the_first() -> None:
     async with running_node(MemoryStore()) as node:
         old = await booth_client(node.base_url)

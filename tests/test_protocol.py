@@ -33,6 +33,7 @@ SESSION = "s-" + "0123456789abcdef" * 2
 VALID: dict[str, dict[str, Any]] = {
     "hello": {"type": "hello", "id": "r1", "versions": [1], "token": "t.o.k", "resume_token": "x"},
     "ping": {"type": "ping", "id": "r2"},
+    "token_refresh": {"type": "token_refresh", "id": "r9"},
     "call_request": {
         "type": "call_request",
         "id": "r3",
@@ -466,6 +467,7 @@ def test_error_codes_are_stable_strings() -> None:
 SERVER_TYPES = {
     "welcome",
     "pong",
+    "token",
     "ack",
     "call_queued",
     "queue_status",

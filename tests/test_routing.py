@@ -405,3 +405,44 @@ async def test_every_state_change_is_logged_without_names(
     assert (last["site"], last["site_kind"], last["municipality"]) == ("lib-kitee", "S", "Kitee")
     assert last["outcome"] == "follow_up" and last["ended_at"] - last["answered_at"] == 300
     assert "kela.a" not in repr(events)
+
+
+async def test_periodic_dispatch_reoffers_once_cooldown_ends(
+    router: Router, courier: Courier, clock: Clock
+) -> None:
+    await router.set_availability(expert("kela.a"), "available", None)
+    session = await request(router, booth(), kela_call())
+    await router.decline(expert("kela.a"), session.session_id)
+    assert await router.dispatch_all() == 0, "not back to the decliner within the cooldown"
+    clock.advance(31)
+    assert await router.dispatch_all() == 1
+    assert [o.session_id for o in courier.offers("staff:kela.a")] == [session.session_id] * 2
+
+
+async def test_lost_expert_in_call_is_not_offered_the_next_call(
+    router: Router, courier: Courier, store: Store, clock: Clock
+) -> None:
+    await router.set_availability(expert("kela.a"), "available", None)
+    first = await request(router, booth(), kela_call())
+    await router.accept(expert("kela.a"), first.session_id)
+    clock.advance(1)
+    await request(router, booth("bus-lieksa"), kela_call())
+    await router.subject_lost("staff:kela.a")
+    assert len(courier.offers("staff:kela.a")) == 1, "no call rings at an empty desk"
+    record = await store.load_expert("staff:kela.a")
+    assert record is not None and record.state == "paused"
+    assert await store.queue_members("kela/general/fi") == [
+        first.session_id,
+        (await store.memberships("site:bus-lieksa"))[0],
+    ], "the lost call is back at the front"
+
+
+async def test_reoffer_after_reconnect_rings_only_for_the_time_left(
+    router: Router, courier: Courier, store: Store, clock: Clock
+) -> None:
+    await router.set_availability(expert("kela.a"), "available", None)
+    session = await request(router, booth(), kela_call())
+    clock.advance(15)
+    record = await store.load_session(session.session_id)
+    assert record is not None
+    assert router._offer_message(record).ring_timeout_s == 5.0

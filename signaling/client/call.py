@@ -1,9 +1,10 @@
 """A session's media from Python: one aiortc peer connection per remote participant.
 
-Who makes the offer between two participants is fixed by their ids: the smaller id
-offers. The same rule decides who renegotiates when a participant joins or reconnects,
-so two peers never offer at once. SDP goes without candidates; candidates trickle as
-``ice`` signals, as browsers send them.
+Who makes the first offer between two participants is fixed by their ids: the smaller
+id offers. Later, either side may renegotiate when its connection broke; if both offer
+at once, the smaller id's offer wins and the other side answers it ("perfect
+negotiation"). SDP goes without candidates; candidates trickle as ``ice`` signals, as
+browsers send them.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ from ..protocol import (
 from .wire import SignalingClient
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Repair:
+    """A peer connection failed: renegotiate with that participant."""
+
+    participant_id: str
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,7 @@ class Call:
         self.self_id: str | None = None
         self.peers: dict[str, RTCPeerConnection] = {}
         self.received: defaultdict[str, Received] = defaultdict(Received)
-        self._inbox: asyncio.Queue[ServerMessage | _Resumed] = asyncio.Queue()
+        self._inbox: asyncio.Queue[ServerMessage | _Resumed | _Repair] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._closed = False
         client.add_listener(self._inbox.put_nowait)
@@ -123,7 +131,10 @@ class Call:
             except Exception:
                 log.exception("call %s failed to handle %r", self.session_id, message)
 
-    async def _handle(self, message: ServerMessage | _Resumed) -> None:
+    async def _handle(self, message: ServerMessage | _Resumed | _Repair) -> None:
+        if isinstance(message, _Repair):
+            await self._repair(message.participant_id)
+            return
         if isinstance(message, _Resumed):
             self.self_id = message.session.self_id or self.self_id
             for participant in message.session.participants:
@@ -155,8 +166,7 @@ class Call:
         if pc is not None and pc.connectionState in ("new", "connecting", "connected"):
             return
         await self._drop(participant_id)
-        if self._offers_to(participant_id):
-            await self._offer(participant_id)
+        await self._offer(participant_id)
 
     async def resumed(self, session: SessionInfo) -> None:
         """Repair every peer connection after our own signaling reconnect."""
@@ -174,6 +184,11 @@ class Call:
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             received.tasks.append(asyncio.create_task(self._consume(track, received)))
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            if pc.connectionState == "failed" and self.peers.get(participant_id) is pc:
+                self._inbox.put_nowait(_Repair(participant_id))
 
         self.peers[participant_id] = pc
         return pc
@@ -222,6 +237,10 @@ class Call:
     async def _on_signal(self, participant_id: str, payload: SdpPayload | IcePayload) -> None:
         if isinstance(payload, SdpPayload):
             if payload.sdp_type == "offer":
+                current = self.peers.get(participant_id)
+                glare = current is not None and current.signalingState == "have-local-offer"
+                if glare and self._offers_to(participant_id):
+                    return  # both offered at once: ours wins, theirs is ignored
                 await self._drop(participant_id)
                 pc = self._peer(participant_id)
                 await pc.setRemoteDescription(RTCSessionDescription(payload.sdp, "offer"))
@@ -235,8 +254,9 @@ class Call:
         pc_or_none = self.peers.get(participant_id)
         if pc_or_none is None:
             return
-        if payload.candidate is None:
-            await pc_or_none.addIceCandidate(None)
+        if not payload.candidate:  # null or "" both mean end of candidates
+            with contextlib.suppress(ValueError):
+                await pc_or_none.addIceCandidate(None)
             return
         candidate = candidate_from_sdp(payload.candidate.split(":", 1)[1])
         candidate.sdpMid = payload.sdp_mid

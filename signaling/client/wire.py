@@ -18,6 +18,7 @@ from ..protocol import (
     Error,
     GoingAway,
     ServerMessage,
+    Token,
     Welcome,
     parse_server_message,
 )
@@ -98,6 +99,12 @@ class SignalingClient:
         self.welcome = welcome
         self.resume_token = welcome.resume_token
         return welcome
+
+    async def refresh_token(self) -> float:
+        """Replace the access token with a fresh one; return when it expires."""
+        reply = await self.request({"type": "token_refresh"}, expect=Token)
+        self.token = reply.token
+        return reply.expires_at
 
     def add_listener(self, listener: Callable[[ServerMessage], None]) -> None:
         """Call ``listener`` for every pushed (not request-reply) message."""

@@ -289,3 +289,27 @@ async def test_welcome_carries_turn_credentials_when_configured() -> None:
         ).decode()
         assert turn.credential == expected
         await booth.close()
+
+
+async def test_queue_status_is_pushed_on_change_and_at_an_interval() -> None:
+    directory = directory_with(routing={"queue_status_interval_s": 1.0})
+    async with running_node(MemoryStore(), directory) as node:
+        first = await booth_client(node.base_url, "bus-lieksa")
+        second = await booth_client(node.base_url)
+        try:
+            ahead = await first.request(KELA, expect=CallQueued)
+            mine = await second.request(KELA, expect=CallQueued)
+            sid = mine.session.session_id
+            assert (await second.wait_for(QueueStatus, lambda s: s.session_id == sid)).position == 2
+            await first.request({"type": "call_cancel", "session_id": ahead.session.session_id})
+            moved = await second.wait_for(
+                QueueStatus, lambda s: s.session_id == sid and s.position == 1, timeout=3
+            )
+            assert moved.estimated_wait_s > 0
+            # Nothing changes now, yet the booth hears again within the interval.
+            second.drain_buffer()
+            again = await second.wait_for(QueueStatus, lambda s: s.session_id == sid, timeout=3)
+            assert again.position == 1
+        finally:
+            await first.close()
+            await second.close()

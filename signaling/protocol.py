@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -409,22 +409,9 @@ ServerMessage = Annotated[
 
 CLIENT_ADAPTER: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 SERVER_ADAPTER: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
-CLIENT_TYPES = frozenset(
-    m.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
-    for m in (
-        Hello,
-        Ping,
-        TokenRefresh,
-        CallRequest,
-        CallCancel,
-        SetAvailability,
-        OfferAccept,
-        OfferDecline,
-        Signal,
-        SessionEnd,
-        SessionLeave,
-        Transfer,
-    )
+CLIENT_TYPES: frozenset[str] = frozenset(
+    model.model_fields["type"].annotation.__args__[0]
+    for model in get_args(get_args(ClientMessage)[0])
 )
 
 

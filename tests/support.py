@@ -20,8 +20,16 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from signaling.client import SignalingClient, device_token, login
+from signaling.client import (
+    Call,
+    SignalingClient,
+    SyntheticCamera,
+    SyntheticMicrophone,
+    device_token,
+    login,
+)
 from signaling.directory import DEMO_CONFIG, Directory, load_directory
+from signaling.protocol import CallQueued, Offer, SessionUpdate
 from signaling.server import NODE, create_app
 from signaling.store import Store
 
@@ -194,3 +202,39 @@ def directory_with(
     for name, values in sections.items():
         data[name] = {**data.get(name, {}), **values}
     return Directory.model_validate(data)
+
+
+KELA_CALL = {"type": "call_request", "agency": "kela", "service": "general", "language": "fi"}
+
+
+async def start_call(booth: SignalingClient, expert: SignalingClient) -> tuple[str, Call, Call]:
+    """Connect a Kela call between two clients with media flowing both ways."""
+    await expert.request({"type": "set_availability", "status": "available"})
+    queued = await booth.request(KELA_CALL, expect=CallQueued)
+    session_id = queued.session.session_id
+    booth_call = Call(booth, session_id, [SyntheticCamera(), SyntheticMicrophone()])
+    booth_call.start(SessionUpdate(session=queued.session))
+    await expert.wait_for(Offer, lambda o: o.session_id == session_id)
+    expert_call = Call(expert, session_id, [SyntheticCamera(), SyntheticMicrophone()])
+    expert_call.start()
+    await expert.request({"type": "offer_accept", "session_id": session_id})
+    try:
+        await eventually(
+            lambda: all(
+                c.received
+                and all(r.video_frames >= 10 and r.audio_peak > 1000 for r in c.received.values())
+                for c in (booth_call, expert_call)
+            ),
+            timeout=30,
+            message="decoded video and audible audio both ways",
+        )
+    except BaseException:
+        await booth_call.close()
+        await expert_call.close()
+        raise
+    return session_id, booth_call, expert_call
+
+
+def frames(call: Call) -> int:
+    """Return how many video frames a call has decoded from everyone."""
+    return sum(r.video_frames for r in call.received.values())

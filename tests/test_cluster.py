@@ -7,17 +7,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from signaling.client import Call, SignalingClient, SyntheticCamera, SyntheticMicrophone
 from signaling.protocol import (
     CallQueued,
     Offer,
     ParticipantEvent,
     SessionEnded,
-    SessionUpdate,
 )
 from signaling.store.redis import RedisStore
 
-from .support import ServeProcess, booth_client, eventually, staff_client
+from .support import ServeProcess, booth_client, eventually, frames, staff_client, start_call
 from .test_call_e2e import run_call
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
@@ -55,35 +53,6 @@ async def test_call_between_booth_on_one_node_and_expert_on_other(
     finally:
         await booth.close()
         await expert.close()
-
-
-async def start_call(booth: SignalingClient, expert: SignalingClient) -> tuple[str, Call, Call]:
-    """Connect a Kela call with media flowing both ways."""
-    await expert.request({"type": "set_availability", "status": "available"})
-    queued = await booth.request(
-        {"type": "call_request", "agency": "kela", "service": "general", "language": "fi"},
-        expect=CallQueued,
-    )
-    session_id = queued.session.session_id
-    booth_call = Call(booth, session_id, [SyntheticCamera(), SyntheticMicrophone()])
-    booth_call.start(SessionUpdate(session=queued.session))
-    await expert.wait_for(Offer, lambda o: o.session_id == session_id)
-    expert_call = Call(expert, session_id, [SyntheticCamera(), SyntheticMicrophone()])
-    expert_call.start()
-    await expert.request({"type": "offer_accept", "session_id": session_id})
-    await eventually(
-        lambda: all(
-            c.received and all(r.video_frames > 5 for r in c.received.values())
-            for c in (booth_call, expert_call)
-        ),
-        timeout=30,
-        message="media both ways",
-    )
-    return session_id, booth_call, expert_call
-
-
-def frames(call: Call) -> int:
-    return sum(r.video_frames for r in call.received.values())
 
 
 async def test_killed_node_booth_resumes_on_other_node_and_call_goes_on(

@@ -6,7 +6,7 @@ from signaling.client import SignalingClient
 from signaling.protocol import SessionEnded, SessionUpdate
 from signaling.store import MemoryStore, Store
 
-from .support import booth_client, running_node, staff_client, start_call
+from .support import booth_client, eventually, frames, running_node, staff_client, start_call
 
 
 async def run_call(booth: SignalingClient, expert: SignalingClient, store: Store) -> None:
@@ -61,5 +61,33 @@ async def test_booth_to_expert_call_on_memory_store() -> None:
         try:
             await run_call(booth, expert, store)
         finally:
+            await booth.close()
+            await expert.close()
+
+
+async def test_media_comes_back_after_a_broken_peer_connection_is_renegotiated() -> None:
+    async with running_node(MemoryStore()) as node:
+        booth = await booth_client(node.base_url)
+        expert = await staff_client(node.base_url, "kela.expert")
+        session_id, booth_call, expert_call = await start_call(booth, expert)
+        try:
+            (expert_id,) = booth_call.peers
+            # The booth loses its peer connection (e.g. its page reloaded).
+            await booth_call.peers[expert_id].close()
+            before = (frames(booth_call), frames(expert_call))
+            welcome = await booth.connect()
+            (session,) = welcome.sessions
+            await booth_call.resumed(session)
+            await eventually(
+                lambda: (
+                    frames(booth_call) > before[0] + 20 and frames(expert_call) > before[1] + 20
+                ),
+                timeout=30,
+                message="video flows both ways again after renegotiation",
+            )
+            assert booth_call.peers[expert_id].connectionState == "connected"
+        finally:
+            await booth_call.close()
+            await expert_call.close()
             await booth.close()
             await expert.close()

@@ -24,6 +24,7 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
 )
+from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 
@@ -100,6 +101,10 @@ class Call:
         self.client = client
         self.session_id = session_id
         self.tracks = tracks
+        # Each peer connection gets its own view of every source track: closing a peer
+        # connection stops the tracks it sends, and the source must outlive it.
+        self._relay = MediaRelay()
+        self._ignored_offer: set[str] = set()
         self.self_id: str | None = None
         self.peers: dict[str, RTCPeerConnection] = {}
         self.received: defaultdict[str, Received] = defaultdict(Received)
@@ -178,7 +183,7 @@ class Call:
     def _peer(self, participant_id: str) -> RTCPeerConnection:
         pc = RTCPeerConnection(self._configuration())
         for track in self.tracks:
-            pc.addTrack(track)
+            pc.addTrack(self._relay.subscribe(track, buffered=False))
         received = self.received[participant_id]
 
         @pc.on("track")
@@ -240,19 +245,23 @@ class Call:
                 current = self.peers.get(participant_id)
                 glare = current is not None and current.signalingState == "have-local-offer"
                 if glare and self._offers_to(participant_id):
-                    return  # both offered at once: ours wins, theirs is ignored
+                    # Both offered at once: ours wins; theirs, and its candidates, are ignored.
+                    self._ignored_offer.add(participant_id)
+                    return
+                self._ignored_offer.discard(participant_id)
                 await self._drop(participant_id)
                 pc = self._peer(participant_id)
                 await pc.setRemoteDescription(RTCSessionDescription(payload.sdp, "offer"))
                 await pc.setLocalDescription(await pc.createAnswer())
                 await self._send_description(participant_id, pc)
             elif payload.sdp_type == "answer" and participant_id in self.peers:
+                self._ignored_offer.discard(participant_id)
                 await self.peers[participant_id].setRemoteDescription(
                     RTCSessionDescription(payload.sdp, "answer")
                 )
             return
         pc_or_none = self.peers.get(participant_id)
-        if pc_or_none is None:
+        if pc_or_none is None or participant_id in self._ignored_offer:
             return
         if not payload.candidate:  # null or "" both mean end of candidates
             with contextlib.suppress(ValueError):

@@ -308,6 +308,17 @@ class StaffAccount(_Model):
             raise ValueError("account has no role (expert, interpreter, supervisor or admin)")
         return self
 
+    def grants(self) -> dict[str, dict[str, Any]]:
+        """Return each role's scope (agencies, languages, modalities, provider)."""
+        grants: dict[str, dict[str, Any]] = {}
+        for role in ("expert", "interpreter", "supervisor"):
+            scope = getattr(self, role)
+            if scope is not None:
+                grants[role] = scope.model_dump(mode="json", exclude_none=True)
+        if self.admin:
+            grants["admin"] = {}
+        return grants
+
     def roles(self) -> list[str]:
         """Return the account's roles in the order expert, interpreter, supervisor, admin."""
         roles: list[str] = []

@@ -105,6 +105,9 @@ class Authority:
             claims["site"] = principal.site
         if principal.username:
             claims["username"] = principal.username
+            account = self._directory.account(principal.username)
+            if account is not None:
+                claims["grants"] = account.grants()
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM), expires
 
     def verify(self, token: str, *, typ: str = "access") -> Principal:

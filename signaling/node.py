@@ -341,6 +341,7 @@ class Node:
                     subject=principal.subject,
                     roles=list(principal.roles),
                     site=principal.site,
+                    grants=self._grants(principal),
                 ),
                 resume_token=resume_token,
                 grace_period_s=self.directory.routing.grace_period_s,
@@ -355,6 +356,11 @@ class Node:
         for record in sessions:
             self._track(conn, SessionUpdate(session=record.info(principal.subject)))
         await self._resend_offer(principal)
+
+    def _grants(self, principal: Principal) -> dict[str, dict[str, Any]]:
+        """Return the principal's role scopes as the directory has them now."""
+        account = self.directory.account(principal.username) if principal.username else None
+        return account.grants() if account else {}
 
     async def _register(self, conn: Connection, principal: Principal) -> None:
         """Make ``conn`` the subject's one connection, replacing any older one."""

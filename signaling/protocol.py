@@ -220,6 +220,8 @@ class Identity(Message):
     subject: str
     roles: list[str]
     site: str | None = None
+    # Per role its scope, e.g. {"expert": {"agencies": ["kela"], "languages": ["fi"]}}.
+    grants: dict[str, dict[str, Any]] = {}
 
 
 class Participant(Message):

@@ -128,6 +128,7 @@ async def staff_token(request: web.Request) -> web.Response:
             "username": principal.username,
             "roles": list(principal.roles),
             "display_name": account.display_name if account else None,
+            "grants": account.grants() if account else {},
         }
     )
 

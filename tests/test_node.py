@@ -313,3 +313,24 @@ async def test_queue_status_is_pushed_on_change_and_at_an_interval() -> None:
         finally:
             await first.close()
             await second.close()
+
+
+async def test_staff_token_and_welcome_carry_role_scopes() -> None:
+    import jwt
+
+    async with running_node(MemoryStore()) as node:
+        expert = await staff_client(node.base_url, "kela.expert")
+        interpreter = await staff_client(node.base_url, "tulkki.fse")
+        try:
+            claims = jwt.decode(expert.token, options={"verify_signature": False})
+            assert claims["roles"] == ["expert"]
+            assert claims["grants"]["expert"]["agencies"] == ["kela"]
+            assert expert.welcome is not None
+            assert expert.welcome.identity.grants["expert"]["languages"] == ["fi", "sv"]
+            assert interpreter.welcome is not None
+            grants = interpreter.welcome.identity.grants["interpreter"]
+            assert grants["modalities"] == ["sign"] and "fse" in grants["languages"]
+            assert grants["provider"]
+        finally:
+            await expert.close()
+            await interpreter.close()

@@ -1,0 +1,82 @@
+"""The signaling benchmark runs end to end and prints one well-formed JSON object.
+
+Only the shape and sanity of the figures are checked, never their size: timings depend
+on the machine and on whatever else runs on it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def positive(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value > 0
+
+
+@pytest.mark.timeout(180)
+def test_quick_bench_prints_one_json_object() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "signaling.cli", "bench", "signaling", "--json", "--quick"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # Exactly one JSON object on stdout; progress goes to stderr.
+    report, end = json.JSONDecoder().raw_decode(proc.stdout)
+    assert proc.stdout[end:].strip() == ""
+    assert isinstance(report, dict)
+    assert {"bench", "results", "baseline", "ratios", "machine", "params"} <= report.keys()
+    assert report["bench"] == "signaling"
+    assert report["errors"] == []
+    assert positive(report["machine"]["cpus"]) and report["machine"]["python"]
+    assert report["params"]["quick"] is True
+
+    node, baseline, ratios = report["results"], report["baseline"], report["ratios"]
+    clients = report["params"]["clients"]
+    assert node["connect"]["clients"] == node["connect"]["server_clients"] == clients
+    assert baseline["connect"]["clients"] == clients
+    for connect in (node["connect"], baseline["connect"]):
+        assert positive(connect["clients_per_s"])
+        assert positive(connect["hello_to_welcome_ms"]["p50"])
+
+    routing = node["routing"]
+    assert routing["samples"] == report["params"]["calls"]
+    assert routing["waiting_calls"] == report["params"]["waiting"]
+    for key in ("request_to_offer_ms", "accept_to_ack_ms", "end_to_session_ended_ms"):
+        summary = routing[key]
+        assert summary["n"] == routing["samples"]
+        assert positive(summary["p50"]) and summary["p99"] >= summary["p50"]
+
+    assert node["calls"]["completed"] > 0 and positive(node["calls"]["calls_per_s"])
+
+    for relay in (node["relay"], baseline["relay"]):
+        assert relay["pairs"] == report["params"]["pairs"]
+        assert relay["latency"]["lost"] == relay["throughput"]["lost"] == 0
+        assert positive(relay["latency"]["ms"]["p50"])
+        assert relay["latency"]["ms"]["p99"] >= relay["latency"]["ms"]["p50"]
+        assert positive(relay["throughput"]["msgs_per_s"])
+        assert relay["malformed"] == 0
+
+    for key in ("relay_msgs_per_s", "relay_latency_p50", "relay_latency_p99"):
+        assert positive(ratios[key]), key
+    assert set(report["aims"]) == {
+        "clients_5000",
+        "routing_p50_ms_under_20_with_100_waiting",
+        "relay_ratio_at_least_0_6",
+    }
+    # The node saw no protocol errors, dropped no slow consumer, lost no offer.
+    assert node["server"]["errors"] == {}
+    assert node["server"]["slow_consumers"] == 0
+    assert node["server"]["stray_offers"] == 0
+    assert node["server"]["unsolicited_errors"] == 0

@@ -106,7 +106,7 @@ class Connection:
             log.warning("closing slow consumer %s", self.subject)
             self.close_soon(CLOSE_SLOW_CONSUMER, "send queue full")
             return False
-        self.metrics.messages_out.labels(kind).inc()
+        self.metrics.count_out(kind)
         return True
 
     async def _write_loop(self) -> None:

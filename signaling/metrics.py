@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from .protocol import CLIENT_TYPES
@@ -41,10 +43,21 @@ class Metrics:
             registry=r,
         )
 
+        # Labelled children looked up once: .labels() is costly on the relay hot path.
+        self._in = {kind: self.messages_in.labels(kind) for kind in (*CLIENT_TYPES, "invalid")}
+        self._out: dict[str, Any] = {}
+
     def count_in(self, kind: object) -> None:
         """Count a received message; unknown types share one label."""
         label = kind if isinstance(kind, str) and kind in CLIENT_TYPES else "invalid"
-        self.messages_in.labels(label).inc()
+        self._in[label].inc()
+
+    def count_out(self, kind: str) -> None:
+        """Count a sent message."""
+        child = self._out.get(kind)
+        if child is None:
+            child = self._out[kind] = self.messages_out.labels(kind)
+        child.inc()
 
     async def refresh(self, store: Store, send_queue: int) -> None:
         """Read the gauges that live in the store (called on scrape)."""

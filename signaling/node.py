@@ -35,6 +35,7 @@ from .protocol import (
     Ping,
     Pong,
     ProtocolError,
+    Request,
     SessionEnd,
     SessionLeave,
     SessionUpdate,
@@ -94,6 +95,8 @@ class Node:
         self.started_at = time.monotonic()
         self._dirty: set[str] = set()
         self._wake_status = asyncio.Event()
+        # Connections with calls waiting in a queue: only these need position updates.
+        self._waiting_conns: set[Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Callable[[Connection, Any], Awaitable[None]]] = {
             "ping": self._on_ping,
@@ -192,6 +195,10 @@ class Node:
             else:
                 conn.waiting.pop(info.session_id, None)
                 conn.last_status.pop(info.session_id, None)
+            if conn.waiting:
+                self._waiting_conns.add(conn)
+            else:
+                self._waiting_conns.discard(conn)
 
     # --- serving a connection ---------------------------------------------------------
 
@@ -265,7 +272,7 @@ class Node:
             self._error(conn, exc.error)
             return
         self.metrics.count_in(message.type)
-        request_id = getattr(message, "id", None)
+        request_id = message.id if isinstance(message, Request) else None
         try:
             await self._dispatch(conn, message)
         except RoutingError as exc:
@@ -458,7 +465,7 @@ class Node:
 
     async def _on_signal(self, conn: Connection, message: Signal) -> None:
         assert conn.principal is not None
-        record = await self.store.load_session(message.session_id)
+        record = await self.store.peek_session(message.session_id)
         sender = self.router.member_of(record, conn.principal)
         assert record is not None
         target = record.member_by_id(message.to)
@@ -542,7 +549,10 @@ class Node:
     async def _push_statuses(self, dirty: set[str], interval: float) -> None:
         """Send each waiting local booth its position if it changed or is due."""
         now = time.monotonic()
-        for conn in list(self.connections.values()):
+        for conn in list(self._waiting_conns):
+            if conn.closing or self.connections.get(conn.subject or "") is not conn:
+                self._waiting_conns.discard(conn)
+                continue
             for session_id, queue in list(conn.waiting.items()):
                 last = conn.last_status.get(session_id)
                 if queue not in dirty and last is not None and now - last[2] < interval:

@@ -460,6 +460,12 @@ def parse_client_message(data: str | bytes, max_bytes: int = MAX_MESSAGE_BYTES) 
             Error(code=ErrorCode.TOO_LARGE, message=f"message exceeds {max_bytes} bytes")
         )
     try:
+        # The fast path: a valid message parses in one step; a bad one is parsed again
+        # below so that the error names what is wrong.
+        return CLIENT_ADAPTER.validate_json(data)
+    except ValidationError:
+        pass
+    try:
         raw = json.loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ProtocolError(

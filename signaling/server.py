@@ -137,7 +137,11 @@ def create_app(
     directory: Directory, store: Store, node_id: str, *, shutdown_timeout: float = 5.0
 ) -> web.Application:
     """Build a node's web application; the node starts and stops with it."""
-    app = web.Application(client_max_size=MAX_MESSAGE_BYTES)
+    # aiohttp rounds timeouts above the threshold up to whole seconds, which fires the
+    # heartbeat pings of thousands of clients in one loop iteration; keep them spread.
+    app = web.Application(
+        client_max_size=MAX_MESSAGE_BYTES, handler_args={"timeout_ceil_threshold": 3600}
+    )
     node = Node(directory, store, node_id, Metrics())
     app[NODE] = node
 

@@ -28,6 +28,10 @@ class Store(abc.ABC):
     async def load_session(self, session_id: str) -> SessionRecord | None:
         """Return a session record, or None if it does not exist."""
 
+    async def peek_session(self, session_id: str) -> SessionRecord | None:
+        """Return a session record for reading only (it may be shared: never change it)."""
+        return await self.load_session(session_id)
+
     @abc.abstractmethod
     async def save_session(self, record: SessionRecord) -> bool:
         """Store ``record`` if the stored version is still ``record.version``; bump it."""

@@ -61,6 +61,7 @@ class MemoryStore(Store):
         self._sessions: dict[str, str] = {}
         self._states: Counter[str] = Counter()
         self._finished: deque[tuple[float, str]] = deque()
+        self._peeked: dict[str, tuple[str, SessionRecord]] = {}
         self._experts: dict[str, str] = {}
         self._available: defaultdict[str, _SortedSet] = defaultdict(_SortedSet)
         self._queues: defaultdict[str, _SortedSet] = defaultdict(_SortedSet)
@@ -88,6 +89,18 @@ class MemoryStore(Store):
         stored = self._sessions.get(session_id)
         return None if stored is None else SessionRecord.model_validate_json(stored)
 
+    async def peek_session(self, session_id: str) -> SessionRecord | None:
+        # Parsed once per stored version: relaying signals reads sessions very often.
+        stored = self._sessions.get(session_id)
+        if stored is None:
+            return None
+        cached = self._peeked.get(session_id)
+        if cached is not None and cached[0] is stored:
+            return cached[1]
+        record = SessionRecord.model_validate_json(stored)
+        self._peeked[session_id] = (stored, record)
+        return record
+
     async def save_session(self, record: SessionRecord) -> bool:
         stored = self._sessions.get(record.session_id)
         previous = None if stored is None else SessionRecord.model_validate_json(stored).state
@@ -106,7 +119,9 @@ class MemoryStore(Store):
         """Forget finished sessions after a while, as Redis does with a TTL."""
         horizon = time.monotonic() - FINISHED_SESSION_TTL_S
         while self._finished and self._finished[0][0] < horizon:
-            self._sessions.pop(self._finished.popleft()[1], None)
+            session_id = self._finished.popleft()[1]
+            self._sessions.pop(session_id, None)
+            self._peeked.pop(session_id, None)
 
     async def count_sessions_by_state(self) -> dict[str, int]:
         return {state: n for state, n in self._states.items() if n > 0}

@@ -41,12 +41,12 @@ from .protocol import (
     SessionUpdate,
     SetAvailability,
     Signal,
-    SignalRelay,
     Token,
     TokenRefresh,
     Transfer,
     Welcome,
     encode,
+    encode_signal_relay,
     parse_client_message,
 )
 from .records import SessionRecord, queue_key
@@ -150,11 +150,17 @@ class Node:
         conn = self.connections.get(subject)
         if conn is not None:
             self._track(conn, message)
-            conn.send(message)
+        await self.send_encoded(subject, encode(message), message.type)  # type: ignore[attr-defined]
+
+    async def send_encoded(self, subject: str, data: str, kind: str) -> None:
+        """Deliver an already encoded message (not tracked for queue positions)."""
+        conn = self.connections.get(subject)
+        if conn is not None:
+            conn.send_raw(data, kind)
             return
         node = await self.store.presence_node(subject)
         if node is not None and node != self.node_id:
-            envelope = {"to": subject, "type": message.type, "message": encode(message)}  # type: ignore[attr-defined]
+            envelope = {"to": subject, "type": kind, "message": data}
             await self.store.publish(node, json.dumps(envelope))
 
     async def queue_changed(self, queue: str) -> None:
@@ -475,8 +481,8 @@ class Node:
             raise RoutingError(ErrorCode.INVALID_FIELD, "cannot signal yourself", "to")
         if record.finished:
             raise RoutingError(ErrorCode.CONFLICT, "the session is over", "session_id")
-        relay = SignalRelay(session_id=record.session_id, from_=sender.id, payload=message.payload)
-        await self.send(target.subject, relay)
+        relay = encode_signal_relay(record.session_id, sender.id, message.payload)
+        await self.send_encoded(target.subject, relay, "signal")
         payload = message.payload
         if record.state == "connecting" and payload.kind == "sdp" and payload.sdp_type == "answer":
             await self.router.mark_active(record.session_id)

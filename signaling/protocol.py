@@ -504,6 +504,22 @@ def encode(message: Message) -> str:
     return message.model_dump_json(by_alias=True, exclude_none=True)
 
 
+def encode_signal_relay(session_id: str, from_id: str, payload: SdpPayload | IcePayload) -> str:
+    """Serialise a SignalRelay without building the model (the relay's hot path).
+
+    The payload was validated on the way in; the result equals ``encode(SignalRelay(...))``.
+    """
+    return (
+        '{"type":"signal","session_id":'
+        + json.dumps(session_id)
+        + ',"from":'
+        + json.dumps(from_id)
+        + ',"payload":'
+        + payload.model_dump_json(exclude_none=True)
+        + "}"
+    )
+
+
 def parse_server_message(data: str | bytes) -> ServerMessage:
     """Parse one server frame (used by clients and tests)."""
     return SERVER_ADAPTER.validate_json(data)

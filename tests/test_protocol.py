@@ -525,3 +525,27 @@ def test_cli_prints_the_schema_as_json() -> None:
     schema = json.loads(result.stdout)
     check_schema(schema)
     assert schema == json.loads(json.dumps(protocol.json_schema()))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"kind": "sdp", "sdp_type": "offer", "sdp": 'v=0\r\no=- "quoted" ä\r\n'},
+        {
+            "kind": "ice",
+            "candidate": "candidate:1 1 udp 2 127.0.0.1 5000 typ host",
+            "sdp_mid": "0",
+            "sdp_mline_index": 0,
+        },
+        {"kind": "ice", "candidate": None},
+    ],
+)
+def test_fast_relay_encoding_equals_the_model(payload: dict[str, object]) -> None:
+    from signaling.protocol import SignalRelay, encode_signal_relay
+
+    relay = SignalRelay.model_validate(
+        {"type": "signal", "session_id": "s-" + "a" * 32, "from": "p-1", "payload": payload}
+    )
+    fast = encode_signal_relay(relay.session_id, relay.from_, relay.payload)
+    assert json.loads(fast) == json.loads(encode(relay))
+    assert parse_server_message(fast) == relay

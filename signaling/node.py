@@ -56,6 +56,7 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 TICK_S = 0.25
+CLOSE_WAIT_S = 2.0
 SWEEP_S = 1.0
 BROADCAST = "all"
 
@@ -69,6 +70,12 @@ REQUIRED_ROLE: dict[str, str] = {
     "session_end": "expert",
     "transfer": "expert",
 }
+
+
+def cancel_requested() -> bool:
+    """Tell whether the current task was asked to stop, even if a library ate the cancel."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class Node:
@@ -129,6 +136,7 @@ class Node:
         """Stop accepting, tell clients GOING_AWAY, and close their sockets."""
         self.accepting = False
         connections = list(self.connections.values())
+        log.info("draining %d connections", len(connections))
         for conn in connections:
             conn.send(GoingAway(reason="node shutting down; reconnect and resume"))
         await asyncio.gather(*(c.drain(timeout) for c in connections), return_exceptions=True)
@@ -138,10 +146,14 @@ class Node:
         )
 
     async def close(self) -> None:
-        """Cancel the timers; idempotent."""
-        for task in list(self._tasks):
+        """Cancel the timers, waiting a bounded time for them; idempotent."""
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=CLOSE_WAIT_S)
+            for task in pending:
+                log.warning("task %s did not stop within %s s", task.get_name(), CLOSE_WAIT_S)
 
     # --- delivery (Courier) -----------------------------------------------------------
 
@@ -523,6 +535,8 @@ class Node:
                     await self._sweep_lost()
                     await self.router.dispatch_all()
             except Exception:
+                if cancel_requested():
+                    raise  # a library turned our cancel into its own error
                 # The store may be restarting; the next tick tries again.
                 log.exception("tick failed")
 
@@ -550,6 +564,8 @@ class Node:
             try:
                 await self._push_statuses(dirty, interval)
             except Exception:
+                if cancel_requested():
+                    raise  # a library turned our cancel into its own error
                 log.exception("queue status push failed")
 
     async def _push_statuses(self, dirty: set[str], interval: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,6 +15,8 @@ from .metrics import Metrics
 from .node import Node
 from .protocol import MAX_MESSAGE_BYTES, ErrorCode
 from .store import Store
+
+log = logging.getLogger(__name__)
 
 NODE = web.AppKey("node", Node)
 
@@ -148,8 +151,10 @@ def create_app(
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await node.start()
         yield
+        log.info("stopping node %s", node.node_id)
         await node.close()
         await store.close()
+        log.info("node %s stopped", node.node_id)
 
     async def going_away(app: web.Application) -> None:
         # on_shutdown runs before the server stops waiting for handlers: tell clients

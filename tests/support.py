@@ -238,3 +238,19 @@ async def start_call(booth: SignalingClient, expert: SignalingClient) -> tuple[s
 def frames(call: Call) -> int:
     """Return how many video frames a call has decoded from everyone."""
     return sum(r.video_frames for r in call.received.values())
+
+
+@asynccontextmanager
+async def parties(
+    booth_url: str, expert_url: str, site: str = "lib-kitee", username: str = "kela.expert"
+) -> AsyncIterator[tuple[SignalingClient, SignalingClient]]:
+    """Connect a booth and an expert (possibly to different nodes); close both after."""
+    booth = await booth_client(booth_url, site)
+    try:
+        expert = await staff_client(expert_url, username)
+        try:
+            yield booth, expert
+        finally:
+            await expert.close()
+    finally:
+        await booth.close()

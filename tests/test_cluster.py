@@ -15,7 +15,15 @@ from signaling.protocol import (
 )
 from signaling.store.redis import RedisStore
 
-from .support import ServeProcess, booth_client, eventually, frames, staff_client, start_call
+from .support import (
+    ServeProcess,
+    booth_client,
+    eventually,
+    frames,
+    parties,
+    staff_client,
+    start_call,
+)
 from .test_call_e2e import run_call
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
@@ -44,15 +52,10 @@ async def test_call_between_booth_on_one_node_and_expert_on_other(
     nodes: tuple[ServeProcess, ServeProcess], events: RedisStore
 ) -> None:
     a, b = nodes
-    booth = await booth_client(a.base_url)
-    expert = await staff_client(b.base_url, "kela.expert")
-    try:
+    async with parties(a.base_url, b.base_url) as (booth, expert):
         assert booth.welcome and booth.welcome.node_id == "node-a"
         assert expert.welcome and expert.welcome.node_id == "node-b"
         await run_call(booth, expert, events)
-    finally:
-        await booth.close()
-        await expert.close()
 
 
 async def test_killed_node_booth_resumes_on_other_node_and_call_goes_on(
@@ -99,9 +102,7 @@ async def test_drained_node_sends_going_away_and_booth_resumes_elsewhere(
     nodes: tuple[ServeProcess, ServeProcess], events: RedisStore
 ) -> None:
     a, b = nodes
-    booth = await booth_client(a.base_url)
-    expert = await staff_client(b.base_url, "kela.expert")
-    try:
+    async with parties(a.base_url, b.base_url) as (booth, expert):
         await expert.request({"type": "set_availability", "status": "paused"})
         queued = await booth.request(
             {"type": "call_request", "agency": "kela", "service": "general", "language": "fi"},
@@ -117,6 +118,3 @@ async def test_drained_node_sends_going_away_and_booth_resumes_elsewhere(
         offer = await expert.wait_for(Offer)
         assert offer.session_id == queued.session.session_id
         assert await drained == 0, "node A exited cleanly"
-    finally:
-        await booth.close()
-        await expert.close()

@@ -25,6 +25,7 @@ from .support import (
     directory_with,
     eventually,
     node_of,
+    parties,
     running_node,
     staff_client,
 )
@@ -89,9 +90,7 @@ async def test_grace_period_running_out_abandons_waiting_call() -> None:
 async def test_members_are_told_of_disconnect_and_reconnect() -> None:
     store = MemoryStore()
     async with running_node(store) as node:
-        booth = await booth_client(node.base_url)
-        expert = await staff_client(node.base_url, "kela.expert")
-        try:
+        async with parties(node.base_url, node.base_url) as (booth, expert):
             await expert.request({"type": "set_availability", "status": "available"})
             queued = await booth.request(KELA, expect=CallQueued)
             session_id = queued.session.session_id
@@ -108,17 +107,12 @@ async def test_members_are_told_of_disconnect_and_reconnect() -> None:
                 {"type": "session_end", "session_id": session_id, "outcome": "resolved"}
             )
             assert (await booth.wait_for(SessionEnded)).outcome == "resolved"
-        finally:
-            await booth.close()
-            await expert.close()
 
 
 async def test_expert_reconnect_rings_open_offer_again() -> None:
     store = MemoryStore()
     async with running_node(store) as node:
-        booth = await booth_client(node.base_url)
-        expert = await staff_client(node.base_url, "kela.expert")
-        try:
+        async with parties(node.base_url, node.base_url) as (booth, expert):
             await expert.request({"type": "set_availability", "status": "available"})
             await booth.request(KELA)
             first = await expert.wait_for(Offer)
@@ -127,9 +121,6 @@ async def test_expert_reconnect_rings_open_offer_again() -> None:
             await expert.connect()
             again = await expert.wait_for(Offer)
             assert again.session_id == first.session_id
-        finally:
-            await booth.close()
-            await expert.close()
 
 
 async def test_token_refresh_gives_a_working_token() -> None:
@@ -168,9 +159,7 @@ async def test_slow_consumer_is_dropped_not_buffered_without_bound() -> None:
     limits = {"send_queue_max": 16, "rate_per_s": 10_000, "rate_burst": 10_000}
     store = MemoryStore()
     async with running_node(store, directory_with(limits=limits)) as node:
-        booth = await booth_client(node.base_url)
-        expert = await staff_client(node.base_url, "kela.expert")
-        try:
+        async with parties(node.base_url, node.base_url) as (booth, expert):
             await expert.request({"type": "set_availability", "status": "available"})
             queued = await booth.request(KELA, expect=CallQueued)
             session_id = queued.session.session_id
@@ -203,9 +192,6 @@ async def test_slow_consumer_is_dropped_not_buffered_without_bound() -> None:
             await eventually(lambda: "staff:kela.expert" not in n.connections, message="gone")
             pong = await booth.request({"type": "ping"})
             assert pong.type == "pong"  # type: ignore[attr-defined]
-        finally:
-            await booth.close()
-            await expert.close()
 
 
 async def test_silent_client_is_closed_by_heartbeat() -> None:

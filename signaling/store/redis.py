@@ -27,6 +27,7 @@ R = TypeVar("R", bound=Record)
 
 PREFIX = "etp"
 FINISHED_SESSION_TTL_S = 24 * 3600
+CLOSE_WAIT_S = 2.0
 
 # KEYS[1] record; ARGV: expected version, new version, data, ttl seconds (0 = none)
 _CAS = """
@@ -229,7 +230,7 @@ class RedisStore(Store):
 
     async def subscribe(self, channels: list[str], handler: Handler) -> None:
         ready = asyncio.Event()
-        task = asyncio.create_task(self._listen(channels, handler, ready))
+        task = asyncio.create_task(self._listen(channels, handler, ready), name="redis-listen")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         await ready.wait()
@@ -247,6 +248,9 @@ class RedisStore(Store):
                         if message is not None:
                             await self._call(handler, _text(message["data"]))
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # redis-py turned our cancel into a connection error
                 log.warning("redis subscription lost (%s); retrying", exc)
                 await asyncio.sleep(0.2)
 
@@ -267,8 +271,13 @@ class RedisStore(Store):
         if self._closed:
             return
         self._closed = True
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=CLOSE_WAIT_S)
+            for task in pending:
+                log.warning("redis listener %s did not stop in time", task.get_name())
         with contextlib.suppress(Exception):
-            await self._redis.aclose()
+            async with asyncio.timeout(CLOSE_WAIT_S):
+                await self._redis.aclose()

@@ -28,6 +28,7 @@ from .protocol import (
     ErrorCode,
     GoingAway,
     Hello,
+    IceSignal,
     Identity,
     Message,
     OfferAccept,
@@ -46,8 +47,10 @@ from .protocol import (
     Transfer,
     Welcome,
     encode,
+    encode_ice_relay,
     encode_signal_relay,
     parse_client_message,
+    parse_ice_signal,
 )
 from .records import SessionRecord, queue_key
 from .routing import Router, RoutingError
@@ -283,6 +286,13 @@ class Node:
                 )
             self.metrics.count_in(None)
             return
+        # A frame of at most a quarter of the limit in characters is within it in UTF-8.
+        if conn.principal is not None and 4 * len(data) <= self.limits.max_message_bytes:
+            ice = parse_ice_signal(data)
+            if ice is not None:  # most relayed traffic: skip building models
+                self.metrics.count_in("signal")
+                await self._relay_ice(conn, ice)
+                return
         try:
             message = parse_client_message(data, self.limits.max_message_bytes)
         except ProtocolError as exc:
@@ -482,21 +492,54 @@ class Node:
         conn.send(Ack(id=message.id))
 
     async def _on_signal(self, conn: Connection, message: Signal) -> None:
+        payload = message.payload
+        answer = payload.kind == "sdp" and payload.sdp_type == "answer"
+        await self._relay(
+            conn,
+            message.session_id,
+            message.to,
+            lambda sender: encode_signal_relay(message.session_id, sender, payload),
+            answer,
+        )
+
+    async def _relay_ice(self, conn: Connection, ice: IceSignal) -> None:
+        """Relay a fast-parsed ICE signal, answering errors as the full path does."""
+        try:
+            await self._relay(
+                conn,
+                ice.session_id,
+                ice.to,
+                lambda sender: encode_ice_relay(ice.session_id, sender, ice.payload),
+                False,
+            )
+        except RoutingError as exc:
+            self._error(conn, Error(code=exc.code, message=exc.message, field=exc.field))
+        except Exception:
+            log.exception("failed to relay an ICE signal")
+            self._error(conn, Error(code=ErrorCode.INTERNAL, message="internal error; try again"))
+
+    async def _relay(
+        self,
+        conn: Connection,
+        session_id: str,
+        to: str,
+        encode_for: Callable[[str], str],
+        answer: bool,
+    ) -> None:
+        """Relay SDP or ICE from a member to another member of the same session."""
         assert conn.principal is not None
-        record = await self.store.peek_session(message.session_id)
+        record = await self.store.peek_session(session_id)
         sender = self.router.member_of(record, conn.principal)
         assert record is not None
-        target = record.member_by_id(message.to)
+        target = record.member_by_id(to)
         if target is None:
             raise RoutingError(ErrorCode.NOT_FOUND, "no such participant in this session", "to")
         if target.id == sender.id:
             raise RoutingError(ErrorCode.INVALID_FIELD, "cannot signal yourself", "to")
         if record.finished:
             raise RoutingError(ErrorCode.CONFLICT, "the session is over", "session_id")
-        relay = encode_signal_relay(record.session_id, sender.id, message.payload)
-        await self.send_encoded(target.subject, relay, "signal")
-        payload = message.payload
-        if record.state == "connecting" and payload.kind == "sdp" and payload.sdp_type == "answer":
+        await self.send_encoded(target.subject, encode_for(sender.id), "signal")
+        if record.state == "connecting" and answer:
             await self.router.mark_active(record.session_id)
 
     async def _on_session_end(self, conn: Connection, message: SessionEnd) -> None:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import enum
 import json
+import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 PROTOCOL_VERSION = 1
@@ -518,6 +521,63 @@ def encode_signal_relay(session_id: str, from_id: str, payload: SdpPayload | Ice
         + payload.model_dump_json(exclude_none=True)
         + "}"
     )
+
+
+_SESSION_ID = re.compile(r"s-[0-9a-f]{32}\Z")
+_ICE_FIELDS = frozenset({"kind", "candidate", "sdp_mid", "sdp_mline_index"})
+
+
+@dataclass(frozen=True, slots=True)
+class IceSignal:
+    """An ICE ``signal`` frame taken apart by the fast path (see parse_ice_signal)."""
+
+    session_id: str
+    to: str
+    payload: dict[str, Any]
+
+
+def parse_ice_signal(data: str | bytes) -> IceSignal | None:
+    """Take apart an ICE signal frame cheaply, or return None to use the full parser.
+
+    ICE candidates are most of what a node relays. This accepts only a strict subset
+    of what the ``Signal`` model accepts (exact keys, exact types, no coercion), so any
+    frame it accepts the model accepts identically; everything else, valid or not,
+    goes through ``parse_client_message``.
+    """
+    try:
+        raw = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(raw, dict) or raw.get("type") != "signal" or len(raw) != 4:
+        return None
+    session_id, to, payload = raw.get("session_id"), raw.get("to"), raw.get("payload")
+    if not (
+        type(session_id) is str
+        and _SESSION_ID.match(session_id)
+        and type(to) is str
+        and 0 < len(to) <= 128
+        and type(payload) is dict
+        and payload.get("kind") == "ice"
+        and _ICE_FIELDS.issuperset(payload)
+    ):
+        return None
+    candidate = payload.get("candidate")
+    mid = payload.get("sdp_mid")
+    index = payload.get("sdp_mline_index")
+    if not (
+        (candidate is None or (type(candidate) is str and len(candidate) <= 2048))
+        and (mid is None or (type(mid) is str and len(mid) <= 64))
+        and (index is None or (type(index) is int and 0 <= index <= 64))
+    ):
+        return None
+    # As the model encodes it: fields that are null are left out.
+    return IceSignal(session_id, to, {k: v for k, v in payload.items() if v is not None})
+
+
+def encode_ice_relay(session_id: str, from_id: str, payload: dict[str, Any]) -> str:
+    """Serialise the relay of a fast-parsed ICE signal (equal to the model's encoding)."""
+    message = {"type": "signal", "session_id": session_id, "from": from_id, "payload": payload}
+    return orjson.dumps(message).decode()
 
 
 def parse_server_message(data: str | bytes) -> ServerMessage:

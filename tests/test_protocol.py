@@ -8,6 +8,8 @@ import sys
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from signaling import protocol
 from signaling.protocol import (
@@ -549,3 +551,85 @@ def test_fast_relay_encoding_equals_the_model(payload: dict[str, object]) -> Non
     fast = encode_signal_relay(relay.session_id, relay.from_, relay.payload)
     assert json.loads(fast) == json.loads(encode(relay))
     assert parse_server_message(fast) == relay
+
+
+# Mostly valid ICE frames with, now and then, one thing wrong in type, range or shape.
+_ICE_PAYLOADS = st.fixed_dictionaries(
+    {"kind": st.sampled_from(["ice", "ice", "ice", "ice", "sdp", "ICE", None])},
+    optional={
+        "candidate": st.one_of(
+            st.none(),
+            st.text(max_size=80),
+            st.text(min_size=2046, max_size=2050),
+            st.integers(),
+            st.booleans(),
+        ),
+        "sdp_mid": st.one_of(st.none(), st.text(max_size=66), st.integers()),
+        "sdp_mline_index": st.one_of(
+            st.none(),
+            st.integers(-2, 66),
+            st.booleans(),
+            st.floats(0, 3),
+            st.just("1"),
+        ),
+        "sdp": st.text(max_size=5),
+    },
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    payload=_ICE_PAYLOADS,
+    session_id=st.sampled_from(["s-" + "a" * 32, "s-" + "0f" * 16, "s-" + "A" * 32, "s-1", 7]),
+    to=st.one_of(st.text(min_size=1, max_size=12), st.text(max_size=130), st.integers()),
+    extra=st.sampled_from([False, False, False, True]),
+)
+def test_fast_ice_path_accepts_only_what_the_model_accepts_and_encodes_the_same(
+    payload: dict[str, object], session_id: object, to: object, extra: bool
+) -> None:
+    from signaling.protocol import (
+        ProtocolError,
+        Signal,
+        encode_ice_relay,
+        encode_signal_relay,
+        parse_ice_signal,
+    )
+
+    frame = {"type": "signal", "session_id": session_id, "to": to, "payload": payload}
+    if extra:
+        frame["id"] = "r1"
+    text = json.dumps(frame)
+    fast = parse_ice_signal(text)
+    if fast is None:
+        return  # the full parser decides, with its error messages
+    try:
+        model = parse_client_message(text)
+    except ProtocolError as exc:  # pragma: no cover - a failure of the property
+        raise AssertionError(f"fast path accepted what the model refuses: {exc}") from None
+    assert isinstance(model, Signal)
+    assert (fast.session_id, fast.to) == (model.session_id, model.to)
+    fast_relay = json.loads(encode_ice_relay(fast.session_id, "p-1", fast.payload))
+    model_relay = json.loads(encode_signal_relay(model.session_id, "p-1", model.payload))
+    assert fast_relay == model_relay
+
+
+def test_fast_ice_path_takes_real_candidates() -> None:
+    from signaling.protocol import parse_ice_signal
+
+    frame = json.dumps(
+        {
+            "type": "signal",
+            "session_id": "s-" + "b" * 32,
+            "to": "p-1",
+            "payload": {
+                "kind": "ice",
+                "candidate": "candidate:1 1 udp 2 10.0.0.1 9 typ host",
+                "sdp_mid": "0",
+                "sdp_mline_index": 0,
+            },
+        }
+    )
+    fast = parse_ice_signal(frame)
+    assert fast is not None and fast.payload["sdp_mline_index"] == 0
+    end = parse_ice_signal(frame.replace('"candidate:1 1 udp 2 10.0.0.1 9 typ host"', "null"))
+    assert end is not None and "candidate" not in end.payload

@@ -12,6 +12,7 @@ import redis
 
 from signaling.records import ExpertRecord, Member, SessionRecord
 from signaling.store import Store, open_store
+from signaling.store.redis import RedisStore
 
 from .redis_server import RedisServer
 
@@ -541,3 +542,15 @@ async def test_redis_every_key_has_a_hash_tag(redis_url: str) -> None:
         client.close()
     assert len(keys) >= 10
     assert [k for k in keys if not KEY_WITH_HASH_TAG.match(k)] == []
+
+
+@pytest.mark.redis
+async def test_redis_subscribe_after_close_is_refused(redis_url: str) -> None:
+    store = RedisStore(redis_url)
+    await store.close()
+
+    async def handler(payload: str) -> None:
+        pass
+
+    with pytest.raises(RuntimeError, match="closed"):
+        await asyncio.wait_for(store.subscribe(["n1"], handler), 5)

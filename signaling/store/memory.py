@@ -14,7 +14,7 @@ from .base import Handler, Store
 log = logging.getLogger(__name__)
 R = TypeVar("R", bound=Record)
 
-FINISHED_SESSION_TTL_S = 3600.0
+FINISHED_SESSION_TTL_S = 24 * 3600.0  # as the Redis store keeps them
 
 
 class _SortedSet:

@@ -229,11 +229,18 @@ class RedisStore(Store):
         await self._redis.publish(f"{PREFIX}:ch:{channel}", payload)
 
     async def subscribe(self, channels: list[str], handler: Handler) -> None:
+        if self._closed:
+            raise RuntimeError("the store is closed")
         ready = asyncio.Event()
         task = asyncio.create_task(self._listen(channels, handler, ready), name="redis-listen")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        await ready.wait()
+        waiter = asyncio.create_task(ready.wait())
+        # Return once subscribed, or raise what stopped the listener before it could.
+        await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.is_set():
+            waiter.cancel()
+            await task  # raises the listener's error
 
     async def _listen(self, channels: list[str], handler: Handler, ready: asyncio.Event) -> None:
         """Deliver published payloads; re-subscribe after Redis comes back."""

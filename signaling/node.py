@@ -14,12 +14,14 @@ from aiohttp import WSCloseCode, WSMsgType
 
 from .connection import CLOSE_REPLACED, Connection
 from .directory import Directory
+from .fleet import record_health
 from .ice import ice_servers
 from .identity import Authority, Principal, TokenError
 from .metrics import Metrics
 from .protocol import (
     SUPPORTED_VERSIONS,
     Ack,
+    BoothHealth,
     CallCancel,
     CallQueued,
     CallRequest,
@@ -65,6 +67,7 @@ BROADCAST = "all"
 
 # Which role each request needs; messages not listed need only a session membership.
 REQUIRED_ROLE: dict[str, str] = {
+    "booth_health": "booth",
     "call_request": "booth",
     "call_cancel": "booth",
     "set_availability": "expert",
@@ -111,6 +114,7 @@ class Node:
         self._handlers: dict[str, Callable[[Connection, Any], Awaitable[None]]] = {
             "ping": self._on_ping,
             "token_refresh": self._on_token_refresh,
+            "booth_health": self._on_booth_health,
             "call_request": self._on_call_request,
             "call_cancel": self._on_call_cancel,
             "set_availability": self._on_set_availability,
@@ -461,6 +465,11 @@ class Node:
         assert conn.principal is not None
         token, expires = self.authority.issue(conn.principal)
         conn.send(Token(id=message.id, token=token, expires_at=expires))
+
+    async def _on_booth_health(self, conn: Connection, message: BoothHealth) -> None:
+        assert conn.principal is not None and conn.principal.site is not None
+        await record_health(self.store, conn.principal.site, message, self.clock())
+        conn.send(Ack(id=message.id))
 
     async def _on_call_request(self, conn: Connection, message: CallRequest) -> None:
         started = time.perf_counter()

@@ -94,6 +94,31 @@ class TokenRefresh(Request):
     type: Literal["token_refresh"]
 
 
+DeviceState = Literal["ok", "missing", "error"]
+
+
+class BoothDevices(Message):
+    """Presence of the booth's peripherals, as the endpoint agent sees them."""
+
+    camera: DeviceState
+    microphone: DeviceState
+    speaker: DeviceState
+    document_camera: DeviceState
+
+
+class BoothHealth(Request):
+    """A booth's periodic health report: devices, network to the server, machine."""
+
+    type: Literal["booth_health"]
+    devices: BoothDevices
+    rtt_ms: float | None = Field(default=None, ge=0, le=60_000)
+    loss_pct: float | None = Field(default=None, ge=0, le=100)
+    cpu_pct: float = Field(ge=0, le=100)
+    disk_free_pct: float = Field(ge=0, le=100)
+    kiosk: Literal["running", "starting", "restarting", "down"]
+    software_version: str = Field(min_length=1, max_length=40)
+
+
 class CallRequest(Request):
     """A booth asks for a call with an agency's service in a language."""
 
@@ -192,6 +217,7 @@ ClientMessage = Annotated[
     Hello
     | Ping
     | TokenRefresh
+    | BoothHealth
     | CallRequest
     | CallCancel
     | SetAvailability

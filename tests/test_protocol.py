@@ -36,6 +36,22 @@ VALID: dict[str, dict[str, Any]] = {
     "hello": {"type": "hello", "id": "r1", "versions": [1], "token": "t.o.k", "resume_token": "x"},
     "ping": {"type": "ping", "id": "r2"},
     "token_refresh": {"type": "token_refresh", "id": "r9"},
+    "booth_health": {
+        "type": "booth_health",
+        "id": "r10",
+        "devices": {
+            "camera": "ok",
+            "microphone": "ok",
+            "speaker": "ok",
+            "document_camera": "missing",
+        },
+        "rtt_ms": 38.5,
+        "loss_pct": 0.0,
+        "cpu_pct": 12.0,
+        "disk_free_pct": 71.0,
+        "kiosk": "running",
+        "software_version": "0.1.0",
+    },
     "call_request": {
         "type": "call_request",
         "id": "r3",

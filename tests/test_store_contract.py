@@ -554,3 +554,14 @@ async def test_redis_subscribe_after_close_is_refused(redis_url: str) -> None:
 
     with pytest.raises(RuntimeError, match="closed"):
         await asyncio.wait_for(store.subscribe(["n1"], handler), 5)
+
+
+async def test_booth_health_keeps_the_latest_report_per_site(store: Store) -> None:
+    assert await store.booth_health() == {}
+    await store.save_booth_health("lib-kitee", {"kiosk": "running", "received_at": 1.0})
+    await store.save_booth_health("bus-lieksa", {"kiosk": "down", "received_at": 2.0})
+    await store.save_booth_health("lib-kitee", {"kiosk": "starting", "received_at": 3.0})
+    assert await store.booth_health() == {
+        "lib-kitee": {"kiosk": "starting", "received_at": 3.0},
+        "bus-lieksa": {"kiosk": "down", "received_at": 2.0},
+    }

@@ -140,6 +140,16 @@ class Store(abc.ABC):
     async def memberships(self, subject: str) -> list[str]:
         """Return the sessions a subject belongs to."""
 
+    # --- booth fleet ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def save_booth_health(self, site: str, report: dict[str, Any]) -> None:
+        """Keep a site's latest health report (with its ``received_at``)."""
+
+    @abc.abstractmethod
+    async def booth_health(self) -> dict[str, dict[str, Any]]:
+        """Return the latest health report of every site that ever reported."""
+
     # --- events ---------------------------------------------------------------------
 
     @abc.abstractmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import json
 import logging
 import time
 from collections import Counter, defaultdict, deque
@@ -71,6 +72,7 @@ class MemoryStore(Store):
         self._nodes: dict[str, str] = {}
         self._members: defaultdict[str, set[str]] = defaultdict(set)
         self._events: list[tuple[str, dict[str, Any]]] = []
+        self._health: dict[str, str] = {}
         self._subscribers: list[tuple[frozenset[str], Handler]] = []
         self._closed = False
 
@@ -204,6 +206,12 @@ class MemoryStore(Store):
 
     async def memberships(self, subject: str) -> list[str]:
         return sorted(self._members.get(subject, ()))
+
+    async def save_booth_health(self, site: str, report: dict[str, Any]) -> None:
+        self._health[site] = json.dumps(report)
+
+    async def booth_health(self) -> dict[str, dict[str, Any]]:
+        return {site: json.loads(report) for site, report in self._health.items()}
 
     async def append_event(self, event: dict[str, Any]) -> str:
         event_id = f"{len(self._events) + 1}-0"

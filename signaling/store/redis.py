@@ -214,6 +214,13 @@ class RedisStore(Store):
     async def memberships(self, subject: str) -> list[str]:
         return sorted(_texts(await self._redis.smembers(_key(f"m:{subject}"))))
 
+    async def save_booth_health(self, site: str, report: dict[str, Any]) -> None:
+        await self._redis.hset(_key("booths", "health"), site, json.dumps(report))
+
+    async def booth_health(self) -> dict[str, dict[str, Any]]:
+        reports = await self._redis.hgetall(_key("booths", "health"))
+        return {_text(site): json.loads(report) for site, report in reports.items()}
+
     async def append_event(self, event: dict[str, Any]) -> str:
         event_id = await self._redis.xadd(_key("events"), {"event": json.dumps(event)})
         return str(event_id)

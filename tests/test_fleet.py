@@ -1,0 +1,80 @@
+"""Booth health reports over the wire, and the fleet view built from them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from signaling.client import SignalingError
+from signaling.fleet import OFFLINE_AFTER_S, fleet
+from signaling.protocol import Error, ErrorCode
+from signaling.store import MemoryStore
+
+from .support import booth_client, node_of, running_node, staff_client
+
+
+def report(**changes: Any) -> dict[str, Any]:
+    """Return a healthy booth's report with some fields changed."""
+    devices = {"camera": "ok", "microphone": "ok", "speaker": "ok", "document_camera": "ok"}
+    devices.update(changes.pop("devices", {}))
+    return {
+        "type": "booth_health",
+        "devices": devices,
+        "rtt_ms": 42.0,
+        "loss_pct": 0.5,
+        "cpu_pct": 15.0,
+        "disk_free_pct": 60.0,
+        "kiosk": "running",
+        "software_version": "0.1.0",
+        **changes,
+    }
+
+
+async def test_reports_make_booths_online_then_offline_when_they_stop() -> None:
+    store = MemoryStore()
+    async with running_node(store) as node:
+        kitee = await booth_client(node.base_url)
+        lieksa = await booth_client(node.base_url, "bus-lieksa")
+        try:
+            await kitee.request(report())
+            await lieksa.request(report(devices={"document_camera": "missing"}))
+            n = node_of(node)
+            now = n.clock()
+            states = {s.site: s for s in await fleet(store, n.directory, now)}
+            assert states["lib-kitee"].status == "online"
+            assert states["lib-kitee"].report is not None
+            assert states["lib-kitee"].report["rtt_ms"] == 42.0
+            assert states["bus-lieksa"].status == "device_problem"
+            assert states["bus-lieksa"].kind == "XS"
+            assert states["th-kaskinen"].status == "never_seen"
+            later = {
+                s.site: s.status for s in await fleet(store, n.directory, now + OFFLINE_AFTER_S + 1)
+            }
+            assert later["lib-kitee"] == later["bus-lieksa"] == "offline"
+        finally:
+            await kitee.close()
+            await lieksa.close()
+
+
+async def test_only_booths_report_health_and_bad_reports_change_nothing() -> None:
+    store = MemoryStore()
+    async with running_node(store) as node:
+        expert = await staff_client(node.base_url, "kela.expert")
+        booth = await booth_client(node.base_url)
+        try:
+            with pytest.raises(SignalingError) as refused:
+                await expert.request(report())
+            assert (refused.value.code, refused.value.field) == (ErrorCode.FORBIDDEN, "type")
+            # The Python client refuses to send these, so they go as raw frames.
+            await booth.send_raw(json.dumps({**report(cpu_pct=150), "id": "bad1"}))
+            bad = await booth.wait_for(Error, lambda e: e.id == "bad1")
+            assert (bad.code, bad.field) == (ErrorCode.INVALID_FIELD, "cpu_pct")
+            await booth.send_raw(json.dumps({**report(devices={"camera": "broken"}), "id": "bad2"}))
+            bad_device = await booth.wait_for(Error, lambda e: e.id == "bad2")
+            assert bad_device.field == "devices.camera"
+            assert await store.booth_health() == {}
+        finally:
+            await expert.close()
+            await booth.close()

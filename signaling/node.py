@@ -197,8 +197,9 @@ class Node:
             self._dirty.add(str(data["queue_changed"]))
             self._wake_status.set()
         elif "kick" in data:
+            # The subject connected again on another node: this older connection goes.
             conn = self.connections.get(data["kick"])
-            if conn is not None and conn.ws is not None:
+            if conn is not None:
                 await self._replace(conn)
         elif "to" in data:
             conn = self.connections.get(data["to"])

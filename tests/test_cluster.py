@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from signaling.client import SignalingClient
 from signaling.protocol import (
     CallQueued,
     Offer,
@@ -118,3 +119,21 @@ async def test_drained_node_sends_going_away_and_booth_resumes_elsewhere(
         offer = await expert.wait_for(Offer)
         assert offer.session_id == queued.session.session_id
         assert await drained == 0, "node A exited cleanly"
+
+
+async def test_new_connection_on_other_node_replaces_the_old_one(
+    nodes: tuple[ServeProcess, ServeProcess],
+) -> None:
+    a, b = nodes
+    old = await booth_client(a.base_url)
+    new = SignalingClient(b.ws_url, old.token)
+    try:
+        await new.connect()
+        await asyncio.wait_for(old.disconnected.wait(), 10)
+        errors = [m for m in old.drain_buffer() if getattr(m, "type", "") == "error"]
+        assert errors and errors[-1].code == "conflict"  # type: ignore[attr-defined]
+        pong = await new.request({"type": "ping"})
+        assert pong.type == "pong"  # type: ignore[attr-defined]
+    finally:
+        await old.close()
+        await new.close()

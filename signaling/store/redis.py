@@ -20,6 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..records import ExpertRecord, Record, SessionRecord
+from ..tasks import STOP_WAIT_S, cancel_and_wait, cancel_requested
 from .base import Handler, Store
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,6 @@ R = TypeVar("R", bound=Record)
 
 PREFIX = "etp"
 FINISHED_SESSION_TTL_S = 24 * 3600
-CLOSE_WAIT_S = 2.0
 
 # KEYS[1] record; ARGV: expected version, new version, data, ttl seconds (0 = none)
 _CAS = """
@@ -262,8 +262,7 @@ class RedisStore(Store):
                         if message is not None:
                             await self._call(handler, _text(message["data"]))
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
+                if cancel_requested():
                     raise  # redis-py turned our cancel into a connection error
                 log.warning("redis subscription lost (%s); retrying", exc)
                 await asyncio.sleep(0.2)
@@ -285,13 +284,7 @@ class RedisStore(Store):
         if self._closed:
             return
         self._closed = True
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=CLOSE_WAIT_S)
-            for task in pending:
-                log.warning("redis listener %s did not stop in time", task.get_name())
+        await cancel_and_wait(self._tasks)
         with contextlib.suppress(Exception):
-            async with asyncio.timeout(CLOSE_WAIT_S):
+            async with asyncio.timeout(STOP_WAIT_S):
                 await self._redis.aclose()

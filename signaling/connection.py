@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 
 from aiohttp import WSCloseCode, web
@@ -41,8 +42,9 @@ class TokenBucket:
         return False
 
     def retry_after(self) -> float:
-        """Return how long until the next token."""
-        return max(0.0, (1.0 - self._tokens) / self.rate)
+        """Return how long until the next token, rounded up to whole milliseconds."""
+        # Rounding down could tell a client to retry after 0 s while it is still refused.
+        return max(1, math.ceil((1.0 - self._tokens) / self.rate * 1000)) / 1000
 
 
 class Connection:

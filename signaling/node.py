@@ -57,11 +57,11 @@ from .protocol import (
 from .records import SessionRecord, queue_key
 from .routing import Router, RoutingError
 from .store import Store
+from .tasks import cancel_and_wait, cancel_requested
 
 log = logging.getLogger(__name__)
 
 TICK_S = 0.25
-CLOSE_WAIT_S = 2.0
 SWEEP_S = 1.0
 BROADCAST = "all"
 
@@ -76,12 +76,6 @@ REQUIRED_ROLE: dict[str, str] = {
     "session_end": "expert",
     "transfer": "expert",
 }
-
-
-def cancel_requested() -> bool:
-    """Tell whether the current task was asked to stop, even if a library ate the cancel."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 class Node:
@@ -154,13 +148,7 @@ class Node:
 
     async def close(self) -> None:
         """Cancel the timers, waiting a bounded time for them; idempotent."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=CLOSE_WAIT_S)
-            for task in pending:
-                log.warning("task %s did not stop within %s s", task.get_name(), CLOSE_WAIT_S)
+        await cancel_and_wait(self._tasks)
 
     # --- delivery (Courier) -----------------------------------------------------------
 
@@ -286,7 +274,7 @@ class Node:
                     Error(
                         code=ErrorCode.RATE_LIMITED,
                         message="too many messages; slow down",
-                        retry_after_s=round(conn.bucket.retry_after(), 3),
+                        retry_after_s=conn.bucket.retry_after(),
                     ),
                 )
             self.metrics.count_in(None)

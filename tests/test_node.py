@@ -320,3 +320,13 @@ async def test_staff_token_and_welcome_carry_role_scopes() -> None:
         finally:
             await expert.close()
             await interpreter.close()
+
+
+def test_retry_after_is_never_zero_while_refused() -> None:
+    from signaling.connection import TokenBucket
+
+    bucket = TokenBucket(rate=20, burst=1)
+    bucket._tokens = 0.99995  # a hair short of the next token: still refused
+    assert bucket.retry_after() == 0.001  # rounded up, never 0.0
+    bucket._tokens = 0.0
+    assert bucket.retry_after() == 0.05  # a whole token at 20 a second

@@ -289,6 +289,9 @@ class StaffAccount(_Model):
 
     username: _Username
     display_name: _Text
+    # What citizens see of this person in a call: a first name or a title, as they chose;
+    # unset shows only the agency.
+    public_name: _Text | None = None
     password_hash: str
     expert: ExpertRole | None = None
     interpreter: InterpreterRole | None = None

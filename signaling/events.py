@@ -24,6 +24,7 @@ EventKind = Literal[
     "participant_disconnected",
     "participant_reconnected",
     "session_ended",
+    "feedback_given",
 ]
 
 
@@ -53,6 +54,7 @@ class Event(BaseModel):
     outcome: str | None = None
     reason: str | None = None
     transfers: int = 0
+    feedback: int | None = None
 
 
 def session_event(
@@ -87,4 +89,5 @@ def session_event(
         outcome=session.outcome,
         reason=reason if reason is not None else session.end_reason,
         transfers=session.transfers,
+        feedback=session.feedback,
     )

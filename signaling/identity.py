@@ -20,6 +20,10 @@ ALGORITHM = "HS256"
 ISSUER = "etapiste"
 
 PrincipalKind = Literal["booth", "staff"]
+# One site secret, two identities: the kiosk page (calls) and the endpoint agent (health,
+# later the document camera). Different subjects, so neither replaces the other's link.
+DeviceRole = Literal["kiosk", "agent"]
+DEVICE_ROLES: tuple[DeviceRole, ...] = ("kiosk", "agent")
 
 
 @dataclass(frozen=True)
@@ -53,12 +57,18 @@ class Authority:
         # tell which usernames exist.
         self._decoy_hash = self._hasher.hash(secrets.token_hex(16))
 
-    def authenticate_device(self, site_id: str, secret: str) -> Principal | None:
-        """Return the booth principal for a site's device secret, or None."""
+    def authenticate_device(
+        self, site_id: str, secret: str, role: DeviceRole = "kiosk"
+    ) -> Principal | None:
+        """Return the site's kiosk or agent principal for its device secret, or None."""
         site = self._directory.site(site_id)
         expected = site.device_secret.get_secret_value() if site else secrets.token_hex(16)
         if not hmac.compare_digest(expected.encode(), secret.encode()) or site is None:
             return None
+        if role == "agent":
+            return Principal(
+                kind="booth", subject=f"agent:{site.id}", roles=("booth_agent",), site=site.id
+            )
         return Principal(kind="booth", subject=f"site:{site.id}", roles=("booth",), site=site.id)
 
     async def authenticate_staff(self, username: str, password: str) -> Principal | None:

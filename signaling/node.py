@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType
 
+from .catalog import build_catalog
 from .connection import CLOSE_REPLACED, Connection
 from .directory import Directory
 from .fleet import record_health
@@ -21,13 +22,18 @@ from .metrics import Metrics
 from .protocol import (
     SUPPORTED_VERSIONS,
     Ack,
+    AppointmentCheckin,
     BoothHealth,
     CallCancel,
     CallQueued,
     CallRequest,
+    Catalog,
+    CatalogAgency,
+    CatalogRequest,
     ClientMessage,
     Error,
     ErrorCode,
+    Feedback,
     GoingAway,
     Hello,
     IceSignal,
@@ -63,13 +69,17 @@ log = logging.getLogger(__name__)
 
 TICK_S = 0.25
 SWEEP_S = 1.0
+CATALOG_MAX_AGE_S = 5.0
 BROADCAST = "all"
 
 # Which role each request needs; messages not listed need only a session membership.
 REQUIRED_ROLE: dict[str, str] = {
-    "booth_health": "booth",
+    "booth_health": "booth_agent",
+    "catalog_request": "booth",
     "call_request": "booth",
     "call_cancel": "booth",
+    "feedback": "booth",
+    "appointment_checkin": "booth",
     "set_availability": "expert",
     "offer_accept": "expert",
     "offer_decline": "expert",
@@ -105,12 +115,18 @@ class Node:
         # Connections with calls waiting in a queue: only these need position updates.
         self._waiting_conns: set[Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Every booth asks for the catalog; one computation serves them all for a while.
+        self._catalog: tuple[float, list[CatalogAgency]] | None = None
+        self._catalog_lock = asyncio.Lock()
         self._handlers: dict[str, Callable[[Connection, Any], Awaitable[None]]] = {
             "ping": self._on_ping,
             "token_refresh": self._on_token_refresh,
             "booth_health": self._on_booth_health,
+            "catalog_request": self._on_catalog_request,
             "call_request": self._on_call_request,
             "call_cancel": self._on_call_cancel,
+            "feedback": self._on_feedback,
+            "appointment_checkin": self._on_appointment_checkin,
             "set_availability": self._on_set_availability,
             "offer_accept": self._on_offer_accept,
             "offer_decline": self._on_offer_decline,
@@ -459,6 +475,26 @@ class Node:
         assert conn.principal is not None and conn.principal.site is not None
         await record_health(self.store, conn.principal.site, message, self.clock())
         conn.send(Ack(id=message.id))
+
+    async def _on_catalog_request(self, conn: Connection, message: CatalogRequest) -> None:
+        async with self._catalog_lock:
+            now = self.clock()
+            if self._catalog is None or now - self._catalog[0] >= CATALOG_MAX_AGE_S:
+                self._catalog = (now, await build_catalog(self.directory, self.router, now))
+            generated_at, agencies = self._catalog
+        conn.send(Catalog(id=message.id, generated_at=generated_at, agencies=agencies))
+
+    async def _on_feedback(self, conn: Connection, message: Feedback) -> None:
+        assert conn.principal is not None
+        await self.router.feedback(conn.principal, message.session_id, message.score)
+        conn.send(Ack(id=message.id))
+
+    async def _on_appointment_checkin(self, conn: Connection, message: AppointmentCheckin) -> None:
+        # Booked appointments arrive with the interpreting and appointments issue; until
+        # then no code matches, and the booth tells the citizen so.
+        raise RoutingError(
+            ErrorCode.NOT_FOUND, "no appointment with this code at this site", "code"
+        )
 
     async def _on_call_request(self, conn: Connection, message: CallRequest) -> None:
         started = time.perf_counter()

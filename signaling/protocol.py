@@ -129,6 +129,27 @@ class CallRequest(Request):
     interpreter: InterpreterNeed | None = None
 
 
+class CatalogRequest(Request):
+    """A booth asks what it can call: agencies, services, opening state and waits."""
+
+    type: Literal["catalog_request"]
+
+
+class Feedback(Request):
+    """The citizen's anonymous 1-5 answer to "how did it go?" after a call."""
+
+    type: Literal["feedback"]
+    session_id: SessionId
+    score: int = Field(ge=1, le=5)
+
+
+class AppointmentCheckin(Request):
+    """A citizen types the numeric code of a booked appointment."""
+
+    type: Literal["appointment_checkin"]
+    code: str = Field(pattern=r"^[0-9]{4,12}$")
+
+
 class CallCancel(Request):
     """A booth withdraws its waiting call."""
 
@@ -218,8 +239,11 @@ ClientMessage = Annotated[
     | Ping
     | TokenRefresh
     | BoothHealth
+    | CatalogRequest
     | CallRequest
     | CallCancel
+    | Feedback
+    | AppointmentCheckin
     | SetAvailability
     | OfferAccept
     | OfferDecline
@@ -259,6 +283,9 @@ class Participant(Message):
     id: ParticipantId
     kind: ParticipantKind
     connected: bool = True
+    # What an expert or interpreter chose to show of themselves (a first name or a
+    # title); None shows only the agency.
+    display_name: str | None = None
 
 
 class SessionInfo(Message):
@@ -321,6 +348,46 @@ class CallQueued(Message):
     type: Literal["call_queued"] = "call_queued"
     id: str
     session: SessionInfo
+
+
+LocalizedText = dict[str, str]
+
+
+class CatalogQueue(Message):
+    """One language of a service: calls waiting and what a new caller would wait."""
+
+    language: str
+    waiting: int
+    estimated_wait_s: int | None = None
+
+
+class CatalogService(Message):
+    """A service a booth can call, with its queues per language."""
+
+    id: str
+    name: LocalizedText
+    languages: list[str]
+    queues: list[CatalogQueue]
+
+
+class CatalogAgency(Message):
+    """An agency as the booth's tiles show it."""
+
+    id: str
+    kind: str
+    name: LocalizedText
+    open: bool
+    next_opening: str | None = None
+    services: list[CatalogService]
+
+
+class Catalog(Message):
+    """Answer to catalog_request: what can be called now and how long the wait is."""
+
+    type: Literal["catalog"] = "catalog"
+    id: str
+    generated_at: float
+    agencies: list[CatalogAgency]
 
 
 class QueueStatus(Message):
@@ -426,6 +493,7 @@ ServerMessage = Annotated[
     | Token
     | Ack
     | CallQueued
+    | Catalog
     | QueueStatus
     | Offer
     | OfferWithdrawn

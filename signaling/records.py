@@ -35,10 +35,13 @@ class Member(BaseModel):
     kind: ParticipantKind
     subject: str
     connected: bool = True
+    display_name: str | None = None
 
     def public(self) -> Participant:
         """Return the member as other members see it."""
-        return Participant(id=self.id, kind=self.kind, connected=self.connected)
+        return Participant(
+            id=self.id, kind=self.kind, connected=self.connected, display_name=self.display_name
+        )
 
 
 class SessionRecord(Record):
@@ -70,6 +73,7 @@ class SessionRecord(Record):
     end_reason: str | None = None
     transfer_note: str | None = None
     transfers: int = 0
+    feedback: int | None = None  # the citizen's anonymous 1-5 answer
 
     @property
     def finished(self) -> bool:

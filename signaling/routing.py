@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 FRONT_OFFSET_S = 1e10  # front-of-queue scores sort before every normal arrival
 MAX_CAS_RETRIES = 20
+FEEDBACK_WINDOW_S = 15 * 60.0  # a citizen answers right after the call, or not at all
 DISPATCH_SCAN = 20
 
 
@@ -285,10 +286,14 @@ class Router:
         )
 
     async def estimated_wait(self, record: SessionRecord, rank: int) -> float:
+        """Estimate the wait of the call at ``rank`` (0 = front) in its queue."""
+        return await self.estimate_wait(record.queue, record.agency, rank)
+
+    async def estimate_wait(self, queue: str, agency: str, rank: int) -> float:
         """Estimate the wait from recent handling times and the experts available."""
-        times = await self.store.handling_times(record.queue)
+        times = await self.store.handling_times(queue)
         handling = statistics.median(times) if times else self.settings.default_handling_time_s
-        available = len(await self.store.available_experts(record.agency))
+        available = len(await self.store.available_experts(agency))
         # Everyone ahead must be answered first; experts work in parallel.
         return (rank + 1) * handling / max(1, available)
 
@@ -349,7 +354,13 @@ class Router:
 
     async def accept(self, expert: Principal, session_id: str) -> SessionRecord:
         """Let an expert take the call offered to them; exactly one accept wins."""
-        member = Member(id=new_participant_id(), kind="expert", subject=expert.subject)
+        account = self.directory.account(expert.username or "")
+        member = Member(
+            id=new_participant_id(),
+            kind="expert",
+            subject=expert.subject,
+            display_name=account.public_name if account else None,
+        )
 
         def change(record: SessionRecord) -> bool:
             if record.state != "offered" or record.offered_to != expert.subject:
@@ -627,6 +638,30 @@ class Router:
         if record.answered_at is not None and record.ended_at is not None:
             await self.store.add_handling_time(record.queue, record.ended_at - record.answered_at)
         await self._after_finish(record)
+        return record
+
+    async def feedback(self, booth: Principal, session_id: str, score: int) -> SessionRecord:
+        """Record a citizen's 1-5 answer once, shortly after their call ended."""
+
+        def change(record: SessionRecord) -> bool:
+            member = record.member(booth.subject)
+            if member is None or member.kind != "booth":
+                raise RoutingError(ErrorCode.NOT_FOUND, "no such call at this booth", "session_id")
+            if not record.finished or record.answered_at is None:
+                raise RoutingError(
+                    ErrorCode.CONFLICT, "feedback is for calls that took place", "session_id"
+                )
+            if record.feedback is not None:
+                raise RoutingError(ErrorCode.CONFLICT, "feedback was already given", "session_id")
+            if self.clock() - (record.ended_at or 0.0) > FEEDBACK_WINDOW_S:
+                raise RoutingError(ErrorCode.CONFLICT, "the call ended too long ago", "session_id")
+            record.feedback = score
+            return True
+
+        record = await self.update_session(session_id, change)
+        if record is None:
+            raise RoutingError(ErrorCode.NOT_FOUND, "no such call at this booth", "session_id")
+        await self.emit("feedback_given", record)
         return record
 
     async def leave(self, principal: Principal, session_id: str, reason: str = "left") -> None:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from .connection import Connection
 from .directory import Directory
+from .identity import DEVICE_ROLES
 from .metrics import Metrics
 from .node import Node
 from .protocol import MAX_MESSAGE_BYTES, ErrorCode
@@ -44,7 +45,9 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
-async def _read_fields(request: web.Request, *names: str) -> dict[str, str] | web.Response:
+async def _read_fields(
+    request: web.Request, *names: str, optional: tuple[str, ...] = ()
+) -> dict[str, str] | web.Response:
     """Read a JSON object with the given string fields, or return the error response."""
     try:
         body = await request.json()
@@ -55,8 +58,10 @@ async def _read_fields(request: web.Request, *names: str) -> dict[str, str] | we
     if not isinstance(body, dict):
         return _json_error(400, ErrorCode.BAD_JSON, "the body must be a JSON object")
     fields: dict[str, str] = {}
-    for name in names:
+    for name in (*names, *optional):
         value = body.get(name)
+        if name in optional and value is None:
+            continue
         if not isinstance(value, str) or not value or len(value) > 256 or not _is_utf8(value):
             return _json_error(400, ErrorCode.INVALID_FIELD, f"{name} must be a string", name)
         fields[name] = value
@@ -103,10 +108,15 @@ async def metrics(request: web.Request) -> web.Response:
 async def device_token(request: web.Request) -> web.Response:
     """Exchange a site's device secret for a short-lived token."""
     node = request.app[NODE]
-    fields = await _read_fields(request, "site", "secret")
+    fields = await _read_fields(request, "site", "secret", optional=("role",))
     if isinstance(fields, web.Response):
         return fields
-    principal = node.authority.authenticate_device(fields["site"], fields["secret"])
+    role = fields.get("role", "kiosk")
+    if role not in DEVICE_ROLES:
+        return _json_error(
+            400, ErrorCode.INVALID_FIELD, f"role must be one of {', '.join(DEVICE_ROLES)}", "role"
+        )
+    principal = node.authority.authenticate_device(fields["site"], fields["secret"], role)
     if principal is None:
         return _json_error(401, ErrorCode.UNAUTHENTICATED, "unknown site or wrong secret")
     token, expires = node.authority.issue(principal)

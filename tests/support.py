@@ -104,9 +104,11 @@ def node_of(running: RunningNode):  # type: ignore[no-untyped-def]
     return running.app[NODE]
 
 
-async def booth_client(base_url: str, site: str = "lib-kitee") -> SignalingClient:
-    """Return a connected booth client for a demo site."""
-    token = await device_token(base_url, site, DEMO_SECRETS[site])
+async def booth_client(
+    base_url: str, site: str = "lib-kitee", role: str = "kiosk"
+) -> SignalingClient:
+    """Return a connected booth client (kiosk or agent identity) for a demo site."""
+    token = await device_token(base_url, site, DEMO_SECRETS[site], role)
     client = SignalingClient(base_url.replace("http", "ws", 1) + "/ws", token)
     await client.connect()
     return client

@@ -135,7 +135,8 @@ def test_demo_accounts(demo: Directory) -> None:
 
     kela_expert = demo.account("kela.expert")
     assert kela_expert is not None and kela_expert.expert is not None
-    assert kela_expert.display_name == "Kela asiantuntija"
+    assert kela_expert.display_name == "Anna Virtanen"
+    assert kela_expert.public_name == "Anna"
     assert kela_expert.expert.agencies == ["kela"]
     assert kela_expert.expert.languages == ["fi", "sv"]
     sign = demo.account("tulkki.fse")

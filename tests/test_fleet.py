@@ -35,8 +35,8 @@ def report(**changes: Any) -> dict[str, Any]:
 async def test_reports_make_booths_online_then_offline_when_they_stop() -> None:
     store = MemoryStore()
     async with running_node(store) as node:
-        kitee = await booth_client(node.base_url)
-        lieksa = await booth_client(node.base_url, "bus-lieksa")
+        kitee = await booth_client(node.base_url, role="agent")
+        lieksa = await booth_client(node.base_url, "bus-lieksa", role="agent")
         try:
             await kitee.request(report())
             await lieksa.request(report(devices={"document_camera": "missing"}))
@@ -58,15 +58,17 @@ async def test_reports_make_booths_online_then_offline_when_they_stop() -> None:
             await lieksa.close()
 
 
-async def test_only_booths_report_health_and_bad_reports_change_nothing() -> None:
+async def test_only_booth_agents_report_health_and_bad_reports_change_nothing() -> None:
     store = MemoryStore()
     async with running_node(store) as node:
         expert = await staff_client(node.base_url, "kela.expert")
-        booth = await booth_client(node.base_url)
+        kiosk = await booth_client(node.base_url)
+        booth = await booth_client(node.base_url, role="agent")
         try:
-            with pytest.raises(SignalingError) as refused:
-                await expert.request(report())
-            assert (refused.value.code, refused.value.field) == (ErrorCode.FORBIDDEN, "type")
+            for not_an_agent in (expert, kiosk):
+                with pytest.raises(SignalingError) as refused:
+                    await not_an_agent.request(report())
+                assert (refused.value.code, refused.value.field) == (ErrorCode.FORBIDDEN, "type")
             # The Python client refuses to send these, so they go as raw frames.
             await booth.send_raw(json.dumps({**report(cpu_pct=150), "id": "bad1"}))
             bad = await booth.wait_for(Error, lambda e: e.id == "bad1")
@@ -77,4 +79,5 @@ async def test_only_booths_report_health_and_bad_reports_change_nothing() -> Non
             assert await store.booth_health() == {}
         finally:
             await expert.close()
+            await kiosk.close()
             await booth.close()

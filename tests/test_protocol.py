@@ -52,6 +52,9 @@ VALID: dict[str, dict[str, Any]] = {
         "kiosk": "running",
         "software_version": "0.1.0",
     },
+    "catalog_request": {"type": "catalog_request", "id": "r11"},
+    "feedback": {"type": "feedback", "id": "r12", "session_id": SESSION, "score": 4},
+    "appointment_checkin": {"type": "appointment_checkin", "id": "r13", "code": "123456"},
     "call_request": {
         "type": "call_request",
         "id": "r3",
@@ -488,6 +491,7 @@ SERVER_TYPES = {
     "token",
     "ack",
     "call_queued",
+    "catalog",
     "queue_status",
     "offer",
     "offer_withdrawn",

@@ -53,9 +53,11 @@ async def login(base_url: str, username: str, password: str) -> str:
     return await fetch_token(base_url, "/auth/login", {"username": username, "password": password})
 
 
-async def device_token(base_url: str, site: str, secret: str) -> str:
-    """Return a booth device token."""
-    return await fetch_token(base_url, "/auth/device", {"site": site, "secret": secret})
+async def device_token(base_url: str, site: str, secret: str, role: str = "kiosk") -> str:
+    """Return a booth device token for the kiosk page or the endpoint agent."""
+    return await fetch_token(
+        base_url, "/auth/device", {"site": site, "secret": secret, "role": role}
+    )
 
 
 class SignalingClient:

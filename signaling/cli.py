@@ -88,10 +88,14 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of the ``etapiste`` command."""
+    """Return the argument parser of the server's commands."""
     parser = argparse.ArgumentParser(prog="etapiste", description="Etäpiste remote service")
-    commands = parser.add_subparsers(dest="command", required=True)
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    return parser
 
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the server's commands: serve, protocol, bench."""
     serve = commands.add_parser("serve", help="run a signaling node")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
@@ -114,7 +118,6 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("name", choices=["signaling"])
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=_bench)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

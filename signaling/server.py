@@ -120,7 +120,23 @@ async def device_token(request: web.Request) -> web.Response:
     if principal is None:
         return _json_error(401, ErrorCode.UNAUTHENTICATED, "unknown site or wrong secret")
     token, expires = node.authority.issue(principal)
-    return web.json_response({"token": token, "expires_at": expires, "site": principal.site})
+    site = node.directory.site(fields["site"])
+    assert site is not None  # authenticated above
+    return web.json_response(
+        {
+            "token": token,
+            "expires_at": expires,
+            "site": site.id,
+            # What the booth shows about where it is; the agent has no directory of its own.
+            "site_info": {
+                "id": site.id,
+                "kind": site.kind,
+                "name": site.name.model_dump(),
+                "municipality": site.municipality,
+                "default_language": site.default_language,
+            },
+        }
+    )
 
 
 async def staff_token(request: web.Request) -> web.Response:

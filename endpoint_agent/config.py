@@ -1,0 +1,101 @@
+"""The booth's configuration: booth.toml, overridden by command-line options."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from signaling.directory import load_directory
+
+DEFAULT_SERVER = "http://127.0.0.1:8080"
+
+
+class BoothConfigError(Exception):
+    """The booth configuration is missing, malformed or incomplete."""
+
+
+class DeviceSettings(BaseModel):
+    """Which devices to look for: "auto", a /dev path, or "none"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    camera: str = "auto"
+    document_camera: str = "auto"
+
+
+class BoothConfig(BaseModel):
+    """Everything the endpoint agent needs to know about its booth."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    secret: SecretStr | None = None
+    secret_file: Path | None = None
+    server: str = Field(default=DEFAULT_SERVER, pattern=r"^https?://[^\s/]+(/.*)?$")
+    port: int = Field(default=8765, ge=0, le=65535)
+    kiosk_browser: bool = True
+    chromium: str = "/usr/bin/chromium"
+    kiosk_headless: bool = False  # for tests and machines without a screen
+    fake_devices: bool = False
+    inactivity_s: int = Field(default=90, ge=15, le=3600)
+    health_interval_s: float = Field(default=5.0, gt=0, le=60)
+    devices: DeviceSettings = DeviceSettings()
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> BoothConfig:
+        if self.secret is not None and self.secret_file is not None:
+            raise ValueError("give secret or secret_file, not both")
+        return self
+
+    @property
+    def server_base(self) -> str:
+        """The server's base URL without a trailing slash."""
+        return self.server.rstrip("/")
+
+    @property
+    def websocket_url(self) -> str:
+        """The server's signaling WebSocket URL."""
+        return "ws" + self.server_base.removeprefix("http") + "/ws"
+
+    def device_secret(self) -> str:
+        """Return the site's device secret: given, from its file, or the demo default."""
+        if self.secret is not None:
+            return self.secret.get_secret_value()
+        if self.secret_file is not None:
+            try:
+                return self.secret_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise BoothConfigError(f"secret_file {self.secret_file}: {exc.strerror}") from None
+        # With neither, the demo directory's secret for the site: a demo booth needs only
+        # --site.
+        site = load_directory().site(self.site)
+        if site is None:
+            raise BoothConfigError(
+                f"no secret for site {self.site!r}: set secret_file in booth.toml or --secret"
+            )
+        return site.device_secret.get_secret_value()
+
+
+def load_config(path: Path | None, overrides: dict[str, Any]) -> BoothConfig:
+    """Read booth.toml (when given) and apply command-line overrides over it."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with path.open("rb") as f:
+                data = tomllib.load(f)
+        except OSError as exc:
+            raise BoothConfigError(f"{path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise BoothConfigError(f"{path}: not valid TOML: {exc}") from None
+    data.update({key: value for key, value in overrides.items() if value is not None})
+    if "secret" in overrides and overrides["secret"] is not None:
+        data.pop("secret_file", None)  # the command line wins over the file
+    try:
+        return BoothConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "booth.toml"
+        raise BoothConfigError(f"{where}: {first['msg']}") from None

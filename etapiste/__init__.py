@@ -1,0 +1,1 @@
+"""The ``etapiste`` command, gathering the commands of every part."""

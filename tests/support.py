@@ -180,6 +180,52 @@ class ServeProcess:
         return await asyncio.to_thread(self.proc.wait, 20)
 
 
+class BoothProcess:
+    """A real ``etapiste booth`` process; its kiosk URL is read from its first line."""
+
+    def __init__(self, server: str, site: str = "lib-kitee", *extra: str) -> None:
+        self.server = server
+        self.site = site
+        self.extra = extra
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.log_path = Path(tempfile.gettempdir()) / f"etapiste-booth-{site}-{os.getpid()}.log"
+
+    async def start(self) -> str:
+        """Start the agent (no kiosk browser, fake devices) and return the kiosk URL."""
+        command = [sys.executable, "-m", "etapiste", "booth", "--site", self.site]
+        command += ["--server", self.server, "--port", "0", *self.extra]
+        if "--kiosk-browser" in self.extra:
+            command.remove("--kiosk-browser")
+        else:
+            command += ["--no-kiosk-browser", "--fake-devices"]
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                command,
+                cwd=REPO,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                stdout=subprocess.PIPE,
+                stderr=log,
+            )
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(self.proc.stdout.readline), 20)
+        self.url = line.decode().strip().removeprefix("kiosk page: ")
+        if not self.url.startswith("http://127.0.0.1:"):
+            raise RuntimeError(f"etapiste booth did not print its URL: {line!r} ({self.log_path})")
+        return self.url
+
+    async def stop(self) -> int:
+        """Stop the agent gracefully (SIGTERM); return its exit code."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(self.proc.wait, 20)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        return code
+
+
 def demo_data() -> dict[str, Any]:
     """Return the demo directory as plain TOML data, to modify in tests."""
     with DEMO_CONFIG.open("rb") as f:

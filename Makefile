@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/etapiste serve
+	scripts/demo
 
 system-deps:
 	scripts/install-system-deps
@@ -25,7 +25,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) system-deps
+# axe-core (the accessibility checker the browser tests inject) comes from the npm registry.
+node_modules/.installed-stamp: package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+unit: $(STAMP) system-deps node_modules/.installed-stamp
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit
@@ -34,4 +39,4 @@ bench: $(STAMP)
 	$(BIN)/etapiste bench signaling --json
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis

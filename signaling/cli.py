@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -81,6 +83,26 @@ def _protocol_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _answer(args: argparse.Namespace) -> int:
+    from .client.answering import answer_calls
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    async def run() -> None:
+        await asyncio.gather(
+            *(
+                answer_calls(args.server, username, args.password, hold_s=args.hold)
+                for username in args.username
+            )
+        )
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from bench import run_bench
 
@@ -113,6 +135,19 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     protocol_commands = protocol.add_subparsers(dest="protocol_command", required=True)
     schema = protocol_commands.add_parser("schema", help="print the JSON Schema of every message")
     schema.set_defaults(func=_protocol_schema)
+
+    answer = commands.add_parser(
+        "answer", help="headless experts that answer every call (demo, trying a booth alone)"
+    )
+    answer.add_argument("--server", default="http://127.0.0.1:8080")
+    answer.add_argument(
+        "--username", action="append", required=True, help="expert account (repeatable)"
+    )
+    answer.add_argument("--password", default=DEMO_PASSWORD)
+    answer.add_argument(
+        "--hold", type=float, default=0, help="end each call after this many seconds (0: never)"
+    )
+    answer.set_defaults(func=_answer)
 
     bench = commands.add_parser("bench", help="run a benchmark (prints one JSON object)")
     bench.add_argument("name", choices=["signaling"])

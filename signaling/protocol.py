@@ -127,6 +127,9 @@ class CallRequest(Request):
     service: Identifier
     language: LanguageCode
     interpreter: InterpreterNeed | None = None
+    # The booth's call that was lost when its link stayed down past the grace period:
+    # the new call goes to the front of the queue.
+    previous_session: SessionId | None = None
 
 
 class CatalogRequest(Request):

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 FRONT_OFFSET_S = 1e10  # front-of-queue scores sort before every normal arrival
 MAX_CAS_RETRIES = 20
 FEEDBACK_WINDOW_S = 15 * 60.0  # a citizen answers right after the call, or not at all
+REQUEUE_WINDOW_S = 10 * 60.0  # a booth back from an outage gets the front this long after
 DISPATCH_SCAN = 20
 
 
@@ -216,6 +217,9 @@ class Router:
                     f"this booth already has a call in progress ({session_id})",
                 )
         now = self.clock()
+        front = request.previous_session is not None and await self._lost_by(
+            booth.subject, request.previous_session
+        )
         record = SessionRecord(
             session_id=new_session_id(),
             state="requested",
@@ -231,6 +235,7 @@ class Router:
             requested_at=now,
             queued_at=now,
             members=[Member(id=new_participant_id(), kind="booth", subject=booth.subject)],
+            priority=0 if front else 1,
         )
         await self.store.save_session(record)
         await self.store.add_membership(booth.subject, record.session_id)
@@ -242,6 +247,16 @@ class Router:
         await self.emit("session_queued", record)
         await self.courier.queue_changed(record.queue)
         return record
+
+    async def _lost_by(self, subject: str, session_id: str) -> bool:
+        """Tell whether a booth's call ended recently because the booth's link was lost."""
+        previous = await self.store.load_session(session_id)
+        if previous is None or previous.member(subject) is None:
+            raise RoutingError(
+                ErrorCode.NOT_FOUND, "no such call at this booth", "previous_session"
+            )
+        recent = self.clock() - (previous.ended_at or 0.0) <= REQUEUE_WINDOW_S
+        return previous.end_reason == "booth_lost" and recent
 
     async def cancel(self, booth: Principal, session_id: str) -> SessionRecord:
         """Withdraw a booth's waiting call."""

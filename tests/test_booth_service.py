@@ -186,3 +186,28 @@ async def test_booth_sees_the_experts_chosen_name_and_answers_feedback_on_the_wi
         finally:
             await kiosk.close()
             await expert_client.close()
+
+
+async def test_a_booth_back_from_a_long_outage_goes_to_the_front(
+    router: Router, store: Store, clock: Clock
+) -> None:
+    lost = await request(router, booth(), kela_call())
+    clock.advance(1)
+    other = await request(router, booth("bus-lieksa"), kela_call())
+    await router.subject_lost("site:lib-kitee")  # the grace period ran out
+    stored = await store.load_session(lost.session_id)
+    assert stored is not None and stored.end_reason == "booth_lost"
+    clock.advance(60)
+    again = await request(router, booth(), kela_call(previous_session=lost.session_id))
+    assert await store.queue_rank(again.queue, again.session_id) == 0
+    assert await store.queue_rank(other.queue, other.session_id) == 1
+
+    with pytest.raises(RoutingError) as stranger:
+        await router.request_call(
+            booth("lib-kemijarvi"), kela_call(previous_session=lost.session_id)
+        )
+    assert (stranger.value.code, stranger.value.field) == (ErrorCode.NOT_FOUND, "previous_session")
+    # A call the citizen cancelled themselves earns no front place.
+    await router.cancel(booth(), again.session_id)
+    third = await request(router, booth(), kela_call(previous_session=again.session_id))
+    assert await store.queue_rank(third.queue, third.session_id) == 1

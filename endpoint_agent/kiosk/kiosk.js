@@ -1,0 +1,1136 @@
+// The kiosk page: everything the citizen sees, from the greeting to the goodbye.
+//
+// One screen is visible at a time (<section data-screen>). Nothing of the citizen's visit
+// is kept in storage: a reloaded page learns from the server (welcome.sessions) whether a
+// call is live and goes straight back to it. The privacy reset wipes the visit and loads
+// a fresh page, so nothing of the previous citizen stays in memory either.
+
+import { Call } from '/client/call.js';
+import { Signaling } from '/client/signaling.js';
+import * as agent from './agent.js';
+import { DeviceCheck } from './devicecheck.js';
+import { openingText, waitText } from './format.js';
+import {
+  UI_LANGUAGES, joinList, language, languageName, loadCatalogs, localized, setLanguage, t,
+} from './i18n.js';
+import { Inactivity } from './inactivity.js';
+
+const ICONS = '/kiosk/icons.svg';
+const CATALOG_REFRESH_MS = 15000;
+const ALIVE_MS = 5000;
+const THANKS_S = 8;
+const CONNECT_RETRY_MS = 5000;
+const LEAVE_TIMEOUT_MS = 2000;
+
+// Agencies with their own pictogram; the others get one by kind, or the generic one.
+const AGENCY_ICONS = new Set([
+  'kela', 'vero', 'migri', 'poliisi', 'dvv', 'mml', 'te', 'ulosotto', 'rise', 'avi', 'ely',
+  'oikeusapu', 'kitee',
+]);
+const KIND_ICONS = { municipality: 'municipality', wellbeing_county: 'wellbeing' };
+
+// Interpreting the citizen can ask for. Endonyms are each language's own name for itself
+// (not UI text); sign languages have no written form, so their line shows the name in the
+// written language of their community.
+export const INTERPRETING = [
+  { id: 'ar', modality: 'spoken', endonym: 'العربية', lang: 'ar', dir: 'rtl' },
+  { id: 'so', modality: 'spoken', endonym: 'Soomaali', lang: 'so' },
+  { id: 'ru', modality: 'spoken', endonym: 'Русский', lang: 'ru' },
+  { id: 'uk', modality: 'spoken', endonym: 'Українська', lang: 'uk' },
+  { id: 'fa', modality: 'spoken', endonym: 'فارسی', lang: 'fa', dir: 'rtl' },
+  { id: 'ckb', modality: 'spoken', endonym: 'کوردیی ناوەندی', lang: 'ckb', dir: 'rtl' },
+  { id: 'et', modality: 'spoken', endonym: 'Eesti', lang: 'et' },
+  { id: 'zh', modality: 'spoken', endonym: '中文', lang: 'zh' },
+  { id: 'vi', modality: 'spoken', endonym: 'Tiếng Việt', lang: 'vi' },
+  { id: 'th', modality: 'spoken', endonym: 'ภาษาไทย', lang: 'th' },
+  { id: 'fse', modality: 'sign', endonym: 'suomalainen viittomakieli', lang: 'fi' },
+  { id: 'fss', modality: 'sign', endonym: 'finlandssvenskt teckenspråk', lang: 'sv' },
+  { id: 'text', modality: 'text' },
+];
+
+// Screens where the citizen may start over (the top bar's button) and where a long
+// silence asks "are you still there?".
+const START_OVER_SCREENS = new Set(['agencies', 'services', 'interpreter', 'appointment', 'device-check']);
+const UNWATCHED_SCREENS = new Set(['loading', 'waiting', 'call']);
+const WAITING_STATES = new Set(['requested', 'queued', 'offered']);
+const CALL_STATES = new Set(['connecting', 'active']);
+
+const $ = (id) => document.getElementById(id);
+const testid = (id) => document.querySelector(`[data-testid="${id}"]`);
+
+const S = {
+  config: null,
+  signaling: null,
+  catalog: null,
+  catalogTimer: null,
+  screen: 'loading',
+  dirty: false, // the citizen has done something: a reset is worth asking about
+  agency: null,
+  service: null,
+  skippedServices: false,
+  callLanguage: null,
+  interpreter: null, // {id, language, modality}
+  session: null,
+  call: null,
+  inCall: false, // the session reached connecting/active at least once
+  leaving: false,
+  sessionOver: true,
+  thanksTimer: null,
+  resetting: false,
+};
+
+let deviceCheck = null;
+let inactivity = null;
+
+// --- small helpers ---------------------------------------------------------------------
+
+function icon(name, className = 'icon') {
+  return `<svg class="${className}" aria-hidden="true"><use href="${ICONS}#${name}"></use></svg>`;
+}
+
+function agencyIconName(agency) {
+  if (AGENCY_ICONS.has(agency.id)) return `agency-${agency.id}`;
+  if (KIND_ICONS[agency.kind]) return `agency-${KIND_ICONS[agency.kind]}`;
+  return 'agency-generic';
+}
+
+function element(tag, { className, text, attrs } = {}) {
+  const el = document.createElement(tag);
+  if (className) el.className = className;
+  if (text !== undefined) el.textContent = text;
+  for (const [name, value] of Object.entries(attrs ?? {})) el.setAttribute(name, value);
+  return el;
+}
+
+function withTimeout(promise, ms) {
+  return Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), ms))]);
+}
+
+/** Run an event handler; an unexpected failure shows the error screen, never a frozen one. */
+function guarded(handler) {
+  return async (event) => {
+    try {
+      await handler(event);
+    } catch (error) {
+      console.error(error);
+      showError();
+    }
+  };
+}
+
+function announce(text) {
+  const announcer = $('announcer');
+  announcer.textContent = '';
+  // A fresh text node makes screen readers speak even a repeated message.
+  setTimeout(() => { announcer.textContent = text; }, 50);
+}
+
+// --- screens ---------------------------------------------------------------------------
+
+function section(name) {
+  return document.querySelector(`section[data-screen="${name}"]`);
+}
+
+function show(name, { focus = true } = {}) {
+  const previous = S.screen;
+  if (previous === 'device-check' && name !== 'device-check') {
+    deviceCheck.pause();
+    // The camera stays on only for the call it was checked for.
+    if (!['waiting', 'call'].includes(name)) deviceCheck.stopTracks();
+  }
+  for (const el of document.querySelectorAll('section[data-screen]')) {
+    el.hidden = el.dataset.screen !== name;
+  }
+  S.screen = name;
+  document.body.dataset.screen = name;
+  $('start-over').hidden = !START_OVER_SCREENS.has(name);
+  renderChip();
+  if (name === 'agencies' || name === 'services') startCatalogRefresh();
+  else stopCatalogRefresh();
+  ENTER[name]?.(previous);
+  inactivity?.touch();
+  if (focus) {
+    const heading = section(name).querySelector('h1:not([hidden])');
+    const visible = heading && heading.offsetParent !== null ? heading : section(name).querySelector('h1');
+    visible?.focus({ preventScroll: true });
+  }
+}
+
+const ENTER = {
+  welcome: () => renderWelcome(),
+  agencies: () => renderAgencies(),
+  services: () => renderServices(),
+  interpreter: () => renderInterpreting(),
+  appointment: () => {
+    const input = $('appointment-code-input');
+    input.value = '';
+    input.removeAttribute('aria-invalid');
+    $('appointment-error').textContent = '';
+    $('appointment-choose').hidden = true;
+  },
+  'device-check': () => enterDeviceCheck(),
+  waiting: () => attachSelfView('waiting-video'),
+  call: () => attachSelfView('self-video'),
+  feedback: () => {
+    $('feedback-ask').hidden = false;
+    $('feedback-thanks').hidden = true;
+  },
+};
+
+function showError(textKey = 'error.text') {
+  $('error-text').textContent = t(textKey);
+  show('error');
+}
+
+// --- dialogs ---------------------------------------------------------------------------
+
+function message({ title, text, extra = null, iconName = 'info', onClose = null }) {
+  const dialog = $('message-dialog');
+  $('message-icon').setAttribute('href', `${ICONS}#${iconName}`);
+  $('message-title').textContent = title;
+  $('message-text').textContent = text;
+  $('message-extra').textContent = extra ?? '';
+  $('message-extra').hidden = !extra;
+  dialog.onclose = () => { dialog.onclose = null; onClose?.(); };
+  if (!dialog.open) dialog.showModal();
+  $('message-ok').focus();
+}
+
+function showClosed(agency) {
+  message({
+    iconName: 'lock',
+    title: t('closed.title', { agency: localized(agency.name) }),
+    text: openingText(agency.next_opening),
+    extra: t('closed.text'),
+  });
+}
+
+// --- top bar ---------------------------------------------------------------------------
+
+function renderPlace() {
+  const site = S.config?.site;
+  $('site-name').textContent = site ? t('site.place', { site: localized(site.name) }) : '';
+}
+
+function interpreterName(choice = S.interpreter) {
+  if (!choice) return '';
+  return choice.modality === 'text' ? t('interpreter.text_name') : languageName(choice.id);
+}
+
+function renderChip() {
+  const chip = $('interpreter-chip');
+  chip.hidden = !S.interpreter || ['welcome', 'loading', 'feedback', 'error'].includes(S.screen);
+  $('interpreter-chip-text').textContent = S.interpreter
+    ? t('interpreter.chip', { language: interpreterName() }) : '';
+  // Once the call is asked for, the interpreter travels with it.
+  $('interpreter-remove').hidden = ['waiting', 'call', 'device-check'].includes(S.screen);
+}
+
+// --- welcome ---------------------------------------------------------------------------
+
+function languagesInOrder() {
+  const first = S.config?.site?.default_language;
+  return UI_LANGUAGES.includes(first) ? [first, ...UI_LANGUAGES.filter((l) => l !== first)] : UI_LANGUAGES;
+}
+
+function renderWelcome() {
+  const order = languagesInOrder();
+  const title = $('welcome-title');
+  title.replaceChildren(...order.map((lang, i) => element('span', {
+    className: i === 0 ? 'first' : 'other', text: t('welcome.title', {}, lang), attrs: { lang },
+  })));
+  const choose = $('welcome-choose');
+  choose.replaceChildren(...order.flatMap((lang, i) => [
+    ...(i ? [document.createTextNode(' · ')] : []),
+    element('span', { text: t('welcome.choose', {}, lang), attrs: { lang } }),
+  ]));
+  const group = $('lang-buttons');
+  for (const lang of order) group.append(group.querySelector(`[data-lang="${lang}"]`));
+  $('welcome-privacy').replaceChildren(...order.map((lang) => element('li', {
+    text: t('welcome.privacy', {}, lang), attrs: { lang },
+  })));
+}
+
+function chooseLanguage(lang) {
+  S.dirty = true;
+  setLanguage(lang);
+  renderPlace();
+  show('agencies');
+  refreshCatalog();
+}
+
+// --- catalog: agencies and services ----------------------------------------------------
+
+function startCatalogRefresh() {
+  if (S.catalogTimer) return;
+  S.catalogTimer = setInterval(() => refreshCatalog(), CATALOG_REFRESH_MS);
+}
+
+function stopCatalogRefresh() {
+  clearInterval(S.catalogTimer);
+  S.catalogTimer = null;
+}
+
+async function refreshCatalog() {
+  const notice = $('agencies-notice');
+  if (!S.catalog) {
+    notice.textContent = t('agencies.loading');
+    notice.hidden = false;
+  }
+  try {
+    if (S.signaling?.state !== 'open') throw new Error('not connected');
+    const reply = await S.signaling.request({ type: 'catalog_request' });
+    S.catalog = reply.agencies;
+    notice.hidden = true;
+  } catch (error) {
+    console.warn('catalog', error);
+    notice.textContent = t(S.catalog ? 'agencies.stale' : 'agencies.unavailable');
+    notice.hidden = false;
+    if (!S.catalog) return;
+  }
+  if (S.screen === 'agencies') renderAgencies();
+  if (S.screen === 'services') renderServices();
+}
+
+function findAgency(id) {
+  return S.catalog?.find((a) => a.id === id) ?? null;
+}
+
+/** The language a call to `service` is made in: the citizen's, or the service's first. */
+function callLanguageFor(service) {
+  return service.languages.includes(language()) ? language() : service.languages[0];
+}
+
+function serviceWait(service) {
+  const queue = service.queues.find((q) => q.language === callLanguageFor(service));
+  return queue ? queue.estimated_wait_s : null;
+}
+
+function agencyWait(agency) {
+  const waits = agency.services.map(serviceWait).filter((w) => w !== null && w !== undefined);
+  return waits.length ? Math.min(...waits) : null;
+}
+
+/** Re-render a list and keep the keyboard focus on the same tile. */
+function keepFocus(render) {
+  const focused = document.activeElement?.dataset?.testid;
+  render();
+  if (focused) testid(focused)?.focus({ preventScroll: true });
+}
+
+function tile({ id, iconName, name, open, statusText, lines }) {
+  const li = element('li');
+  const button = element('button', {
+    className: `tile ${open ? 'is-open' : 'is-closed'}`, attrs: { type: 'button', 'data-testid': id },
+  });
+  button.innerHTML = (iconName ? icon(iconName, 'agency-icon') : '')
+    + '<span class="tile-name"></span><span class="tile-status"><span class="status-line">'
+    + `${icon(open ? 'open' : 'lock')}<span></span></span></span>`;
+  button.querySelector('.tile-name').textContent = name;
+  button.querySelector('.status-line span').textContent = statusText;
+  for (const line of lines) {
+    button.querySelector('.tile-status').append(element('span', { className: line.className ?? 'wait-line', text: line.text }));
+  }
+  li.append(button);
+  return { li, button };
+}
+
+function renderAgencies() {
+  const list = $('agency-tiles');
+  if (!S.catalog) {
+    list.replaceChildren();
+    return;
+  }
+  keepFocus(() => {
+    list.replaceChildren(...S.catalog.map((agency) => {
+      const { li, button } = tile({
+        id: `agency-${agency.id}`,
+        iconName: agencyIconName(agency),
+        name: localized(agency.name),
+        open: agency.open,
+        statusText: t(agency.open ? 'agency.open' : 'agency.closed'),
+        lines: [{ text: agency.open ? waitText(agencyWait(agency)) : openingText(agency.next_opening) }],
+      });
+      button.addEventListener('click', guarded(() => chooseAgency(agency.id)));
+      return li;
+    }));
+  });
+  fitNames(list);
+}
+
+/** Shrink a long name (a Finnish compound word) until it fits its tile, down to 24 px. */
+function fitNames(root) {
+  requestAnimationFrame(() => {
+    for (const name of root.querySelectorAll('.tile-name')) {
+      name.style.fontSize = '';
+      // Measure with words unbroken; the stylesheet's break-anywhere is the last resort.
+      name.style.overflowWrap = 'normal';
+      let size = parseFloat(getComputedStyle(name).fontSize);
+      while (name.scrollWidth > name.clientWidth + 1 && size > 24) {
+        size -= 1;
+        name.style.fontSize = `${size}px`;
+      }
+      name.style.overflowWrap = '';
+    }
+    updateMore(root);
+  });
+}
+
+/** Show "More below" while a list of tiles hides some under its fold. */
+function updateMore(list) {
+  const button = document.querySelector(`[data-more="${list.id}"]`);
+  if (!button) return;
+  button.hidden = list.scrollTop + list.clientHeight >= list.scrollHeight - 8;
+}
+
+function scrollMore(list) {
+  const smooth = !matchMedia('(prefers-reduced-motion: reduce)').matches;
+  list.scrollBy({ top: list.clientHeight * 0.8, behavior: smooth ? 'smooth' : 'auto' });
+}
+
+function chooseAgency(id) {
+  S.dirty = true;
+  const agency = findAgency(id);
+  if (!agency) return;
+  if (!agency.open) {
+    showClosed(agency);
+    return;
+  }
+  S.agency = agency;
+  if (agency.services.length === 1) {
+    S.skippedServices = true;
+    chooseService(agency.services[0].id);
+  } else {
+    S.skippedServices = false;
+    show('services');
+  }
+}
+
+function renderServices() {
+  const agency = S.agency && (findAgency(S.agency.id) ?? S.agency);
+  if (!agency) return;
+  S.agency = agency;
+  $('services-agency').textContent = localized(agency.name);
+  $('services-icon').querySelector('use').setAttribute('href', `${ICONS}#${agencyIconName(agency)}`);
+  keepFocus(() => {
+    $('service-tiles').replaceChildren(...agency.services.map((service) => {
+      const lines = [{ text: agency.open ? waitText(serviceWait(service)) : openingText(agency.next_opening) }];
+      if (!service.languages.includes(language())) {
+        lines.push({
+          className: 'service-lang',
+          text: `${t('services.languages', { languages: joinList(service.languages.map((l) => languageName(l))) })} `
+            + t('services.call_in', { language: languageName(callLanguageFor(service)) }),
+        });
+      }
+      const { li, button } = tile({
+        id: `service-${service.id}`,
+        name: localized(service.name),
+        open: agency.open,
+        statusText: t(agency.open ? 'agency.open' : 'agency.closed'),
+        lines,
+      });
+      button.addEventListener('click', guarded(() => chooseService(service.id)));
+      return li;
+    }));
+  });
+}
+
+function chooseService(id) {
+  const agency = findAgency(S.agency.id) ?? S.agency;
+  if (!agency.open) {
+    showClosed(agency);
+    return;
+  }
+  S.service = agency.services.find((s) => s.id === id);
+  S.callLanguage = callLanguageFor(S.service);
+  show('device-check');
+}
+
+// --- interpreting ----------------------------------------------------------------------
+
+function renderInterpreting() {
+  $('interpreter-tiles').replaceChildren(...INTERPRETING.map((choice) => {
+    const li = element('li');
+    const chosen = S.interpreter?.id === choice.id;
+    const button = element('button', {
+      className: `tile is-open${chosen ? ' is-chosen' : ''}`,
+      attrs: { type: 'button', 'data-testid': `interpreter-lang-${choice.id}`, 'aria-pressed': String(chosen) },
+    });
+    const name = choice.modality === 'text' ? t('interpreter.text_name') : languageName(choice.id);
+    button.append(element('span', { className: 'tile-name', text: name }));
+    let second = null;
+    if (choice.modality === 'text') {
+      second = element('span', { className: 'endonym', text: t('interpreter.text_desc') });
+    } else if (choice.endonym && choice.endonym !== name) {
+      second = element('span', { className: 'endonym', text: choice.endonym, attrs: { lang: choice.lang } });
+      if (choice.dir) second.dir = choice.dir;
+    }
+    if (second) button.append(second);
+    button.addEventListener('click', () => chooseInterpreting(choice));
+    li.append(button);
+    return li;
+  }));
+  requestAnimationFrame(() => updateMore($('interpreter-tiles')));
+}
+
+function chooseInterpreting(choice) {
+  S.dirty = true;
+  S.interpreter = {
+    id: choice.id,
+    modality: choice.modality,
+    // Speech-to-text interpreting is in the language the citizen reads.
+    language: choice.modality === 'text' ? language() : choice.id,
+  };
+  announce(t('interpreter.chip', { language: interpreterName() }));
+  show('agencies');
+}
+
+function removeInterpreting() {
+  S.interpreter = null;
+  renderChip();
+  if (S.screen === 'interpreter') renderInterpreting();
+  section(S.screen)?.querySelector('h1')?.focus({ preventScroll: true });
+}
+
+// --- appointment code ------------------------------------------------------------------
+
+const CODE_MIN = 4;
+const CODE_MAX = 12;
+
+function typeDigit(key) {
+  const input = $('appointment-code-input');
+  if (key === 'erase') input.value = input.value.slice(0, -1);
+  else if (/^[0-9]$/.test(key) && input.value.length < CODE_MAX) input.value += key;
+  input.removeAttribute('aria-invalid');
+  $('appointment-error').textContent = '';
+}
+
+async function submitAppointment() {
+  const input = $('appointment-code-input');
+  const error = $('appointment-error');
+  const code = input.value.replace(/\D/g, '').slice(0, CODE_MAX);
+  input.value = code;
+  if (code.length < CODE_MIN) {
+    input.setAttribute('aria-invalid', 'true');
+    error.textContent = t('appointment.too_short');
+    return;
+  }
+  const ok = testid('keypad-ok');
+  ok.disabled = true;
+  $('appointment-hint').textContent = t('appointment.checking');
+  try {
+    if (S.signaling?.state !== 'open') throw Object.assign(new Error('offline'), { code: 'closed' });
+    await S.signaling.request({ type: 'appointment_checkin', code });
+    // Booked appointments arrive with a later issue; a match cannot happen yet.
+    error.textContent = t('appointment.failed');
+  } catch (failure) {
+    input.setAttribute('aria-invalid', 'true');
+    if (failure.code === 'not_found') {
+      error.textContent = t('appointment.not_found');
+      $('appointment-choose').hidden = false;
+    } else if (failure.code === 'rate_limited') {
+      error.textContent = t('appointment.rate_limited');
+    } else if (failure.code === 'invalid_field') {
+      error.textContent = t('appointment.too_short');
+    } else {
+      error.textContent = t('appointment.failed');
+      $('appointment-choose').hidden = false;
+    }
+  } finally {
+    ok.disabled = false;
+    $('appointment-hint').textContent = t('appointment.hint');
+  }
+}
+
+// --- device check ----------------------------------------------------------------------
+
+function callSummary(key = 'device.summary') {
+  const vars = {
+    agency: localized(S.agency?.name),
+    service: localized(S.service?.name),
+    language: languageName(S.callLanguage),
+    interpreter: interpreterName(),
+  };
+  return t(S.interpreter && key === 'device.summary' ? 'device.summary_interpreter' : key, vars);
+}
+
+async function enterDeviceCheck() {
+  $('device-summary').textContent = callSummary();
+  const ok = $('device-ok');
+  ok.querySelector('span').textContent = t('device.ok');
+  await deviceCheck.open();
+}
+
+async function startCall() {
+  const ok = $('device-ok');
+  if (ok.disabled) return;
+  ok.disabled = true;
+  ok.querySelector('span').textContent = t('device.calling');
+  const request = {
+    type: 'call_request', agency: S.agency.id, service: S.service.id, language: S.callLanguage,
+  };
+  if (S.interpreter) request.interpreter = { language: S.interpreter.language, modality: S.interpreter.modality };
+  try {
+    if (S.signaling?.state !== 'open') throw Object.assign(new Error('offline'), { code: 'closed' });
+    const reply = await S.signaling.request(request);
+    enterSession(reply.session, { fresh: true });
+  } catch (error) {
+    console.warn('call_request', error);
+    ok.querySelector('span').textContent = t('device.ok');
+    ok.disabled = !deviceCheck.stream;
+    if (error.code === 'closed' && error.field === 'agency') {
+      const agency = { ...S.agency, open: false, next_opening: error.nextOpening };
+      refreshCatalog();
+      show('agencies');
+      showClosed(agency);
+      return;
+    }
+    const known = ['unavailable', 'rate_limited', 'conflict'].includes(error.code);
+    message({
+      iconName: 'warning',
+      title: t('call.error.title'),
+      text: t(known ? `call.error.${error.code}` : 'call.error.generic'),
+      onClose: error.code === 'conflict' ? () => privacyReset() : null,
+    });
+  }
+}
+
+// --- the session: waiting and the call -------------------------------------------------
+
+function attachSelfView(videoId) {
+  const video = $(videoId);
+  if (deviceCheck.stream && video.srcObject !== deviceCheck.stream) {
+    video.srcObject = deviceCheck.stream;
+    video.play?.().catch(() => {});
+  }
+}
+
+function enterSession(session, { fresh = false } = {}) {
+  S.session = session;
+  S.sessionOver = false;
+  S.inCall = false;
+  S.leaving = false;
+  $('waiting-notice').hidden = true;
+  if (fresh) {
+    // Until the first queue_status: what the catalog said about this queue.
+    const queue = S.service?.queues?.find((q) => q.language === session.language);
+    renderQueue({ position: queue ? queue.waiting + 1 : null, estimated_wait_s: queue?.estimated_wait_s ?? null });
+  } else {
+    renderQueue({ position: null, estimated_wait_s: null });
+  }
+  createCall(session);
+  applySession(session);
+}
+
+function createCall(session) {
+  S.call?.close();
+  const call = new Call({
+    signaling: S.signaling,
+    session,
+    localStream: deviceCheck.stream,
+    iceServers: S.signaling.welcome?.ice_servers ?? [],
+    siteKind: S.config.site.kind,
+  });
+  S.call = call;
+  const mine = (handler) => (event) => { if (S.call === call) handler(event.detail); };
+  call.addEventListener('session', mine(({ session: next }) => applySession(next)));
+  call.addEventListener('participant', mine(() => renderNames()));
+  call.addEventListener('remote-stream', mine(onRemoteStream));
+  call.addEventListener('participant-left', mine(onParticipantLeft));
+  call.addEventListener('connection', mine(onPeerConnection));
+  call.addEventListener('quality', mine(renderQuality));
+  call.addEventListener('ended', mine(onSessionEnded));
+}
+
+function applySession(session) {
+  const wasInCall = S.inCall;
+  S.session = session;
+  if (WAITING_STATES.has(session.state)) {
+    if (wasInCall) {
+      // The expert's side broke for longer than the grace period: we are back at the
+      // front of the queue. Say so plainly.
+      S.inCall = false;
+      clearRemote();
+      const notice = $('waiting-notice');
+      notice.textContent = t('waiting.requeued');
+      notice.hidden = false;
+      renderQueue({ position: 1, estimated_wait_s: null });
+    }
+    $('queue-state').textContent = session.state === 'offered' ? t('waiting.offered') : queueStateText();
+    $('waiting-summary').textContent = waitingSummary();
+    if (S.screen !== 'waiting') show('waiting');
+  } else if (CALL_STATES.has(session.state)) {
+    S.inCall = true;
+    renderNames();
+    if (S.screen !== 'call') {
+      resetCallView();
+      show('call');
+    }
+  }
+}
+
+function waitingSummary() {
+  const agency = localized(S.agency?.name) || S.session?.agency || '';
+  const service = localized(S.service?.name) || S.session?.service || '';
+  return t('waiting.summary', { agency, service });
+}
+
+let lastPosition = null;
+
+function queueStateText() {
+  return lastPosition === 1 ? t('waiting.next') : '';
+}
+
+function renderQueue({ position, estimated_wait_s: wait }) {
+  lastPosition = position;
+  $('queue-position').textContent = position ? String(position) : '…';
+  $('estimated-wait').textContent = position ? waitText(wait, { short: true }) : '…';
+  if (S.session?.state !== 'offered') $('queue-state').textContent = queueStateText();
+}
+
+function onServerMessage({ detail: msg }) {
+  if (msg.type === 'queue_status' && msg.session_id === S.session?.session_id) {
+    renderQueue(msg);
+  }
+}
+
+function expertParticipant() {
+  for (const participant of S.call?.participants.values() ?? []) {
+    if (participant.kind === 'expert') return participant;
+  }
+  return S.session?.participants?.find((p) => p.kind === 'expert') ?? null;
+}
+
+function renderNames() {
+  const agencyName = localized(S.agency?.name) || S.session?.agency || '';
+  const expert = expertParticipant();
+  $('expert-name').textContent = expert?.display_name
+    ? t('call.expert_name', { name: expert.display_name, agency: agencyName }) : agencyName;
+  $('interpreter-name').textContent = t('call.interpreter');
+}
+
+function resetCallView() {
+  $('remote-waiting').hidden = false;
+  $('reconnecting').hidden = true;
+  $('mute').setAttribute('aria-pressed', 'false');
+  $('mute').querySelector('use').setAttribute('href', `${ICONS}#mic`);
+  $('muted-note').hidden = true;
+  renderQuality({ level: 'unknown' });
+}
+
+function onRemoteStream({ participant, stream }) {
+  const isInterpreter = participant.kind === 'interpreter';
+  const video = $(isInterpreter ? 'interpreter-video' : 'remote-video');
+  video.dataset.participant = participant.id;
+  if (video.srcObject !== stream) {
+    video.srcObject = stream;
+    video.play?.().catch(() => {});
+  }
+  if (isInterpreter) {
+    $('interpreter-slot').hidden = false;
+    $('call-grid').classList.add('with-interpreter');
+  } else {
+    video.addEventListener('playing', () => { $('remote-waiting').hidden = true; }, { once: true });
+    if (!video.paused && video.readyState >= 2) $('remote-waiting').hidden = true;
+  }
+  renderNames();
+}
+
+function onParticipantLeft({ participantId }) {
+  for (const id of ['remote-video', 'interpreter-video']) {
+    const video = $(id);
+    if (video.dataset.participant === participantId) {
+      video.srcObject = null;
+      delete video.dataset.participant;
+      if (id === 'interpreter-video') {
+        $('interpreter-slot').hidden = true;
+        $('call-grid').classList.remove('with-interpreter');
+      } else {
+        $('remote-waiting').hidden = false;
+      }
+    }
+  }
+}
+
+const peerStates = new Map();
+
+function onPeerConnection({ participantId, state }) {
+  peerStates.set(participantId, state);
+  renderReconnecting();
+}
+
+function renderReconnecting() {
+  const broken = S.signaling?.state === 'reconnecting'
+    || [...peerStates.values()].some((s) => s === 'disconnected' || s === 'failed');
+  $('reconnecting').hidden = !(broken && S.screen === 'call');
+  if (S.screen === 'waiting' && S.signaling?.state === 'reconnecting') {
+    $('waiting-notice').textContent = t('call.reconnecting');
+    $('waiting-notice').hidden = false;
+  } else if (S.screen === 'waiting' && $('waiting-notice').textContent === t('call.reconnecting')) {
+    $('waiting-notice').hidden = true;
+  }
+}
+
+const QUALITY_ICONS = { good: 'signal-good', weak: 'signal-weak', bad: 'signal-bad', unknown: 'signal-unknown' };
+
+function renderQuality({ level }) {
+  const known = QUALITY_ICONS[level] ? level : 'unknown';
+  const quality = $('quality');
+  if (quality.dataset.level === known && $('quality-text').textContent) return;
+  quality.dataset.level = known;
+  quality.querySelector('use').setAttribute('href', `${ICONS}#${QUALITY_ICONS[known]}`);
+  $('quality-text').textContent = t(`quality.${known}`);
+}
+
+function clearRemote() {
+  for (const id of ['remote-video', 'interpreter-video']) {
+    $(id).srcObject = null;
+    delete $(id).dataset.participant;
+  }
+  $('interpreter-slot').hidden = true;
+  $('call-grid').classList.remove('with-interpreter');
+  $('remote-waiting').hidden = false;
+  peerStates.clear();
+}
+
+function closeCall() {
+  S.call?.close();
+  S.call = null;
+  clearRemote();
+  $('self-video').srcObject = null;
+  $('waiting-video').srcObject = null;
+}
+
+function onSessionEnded({ state, reason }) {
+  const sessionId = S.session?.session_id;
+  const wasInCall = S.inCall;
+  S.sessionOver = true;
+  closeCall();
+  if (wasInCall) {
+    S.feedbackSessionId = sessionId;
+    $('feedback-title').textContent = t('feedback.title');
+    show('feedback');
+    announce(t(state === 'failed' ? 'feedback.call_failed' : 'feedback.call_ended'));
+    return;
+  }
+  deviceCheck.stopTracks();
+  S.session = null;
+  if (reason === 'cancelled' || S.leaving) {
+    show('agencies');
+    return;
+  }
+  // The call was lost while waiting (the booth was offline past the grace period).
+  show('agencies');
+  const notice = $('agencies-notice');
+  notice.textContent = t('waiting.lost');
+  notice.hidden = false;
+}
+
+async function cancelCall() {
+  const session = S.session;
+  if (!session || S.leaving) return;
+  S.leaving = true;
+  $('call-cancel').disabled = true;
+  try {
+    try {
+      await S.signaling.request({ type: 'call_cancel', session_id: session.session_id });
+    } catch (error) {
+      // An expert answered at this very moment: leaving ends the call all the same.
+      if (error.code === 'conflict') await S.signaling.request({ type: 'session_leave', session_id: session.session_id });
+      else throw error;
+    }
+  } catch (error) {
+    console.warn('cancel', error);
+  } finally {
+    $('call-cancel').disabled = false;
+  }
+  if (!S.sessionOver) onSessionEnded({ state: 'abandoned', reason: 'cancelled' });
+}
+
+async function endCall() {
+  const session = S.session;
+  if (!session) return;
+  S.leaving = true;
+  $('end-call').disabled = true;
+  try {
+    await withTimeout(S.signaling.request({ type: 'session_leave', session_id: session.session_id }), 5000);
+  } catch (error) {
+    console.warn('session_leave', error);
+  } finally {
+    $('end-call').disabled = false;
+  }
+  // session_ended normally came first and took us to the feedback already.
+  if (!S.sessionOver) onSessionEnded({ state: 'ended', reason: 'booth_left' });
+}
+
+function toggleMute() {
+  const button = $('mute');
+  const muted = button.getAttribute('aria-pressed') !== 'true';
+  S.call?.setMuted(muted);
+  button.setAttribute('aria-pressed', String(muted));
+  button.querySelector('use').setAttribute('href', `${ICONS}#${muted ? 'mic-off' : 'mic'}`);
+  $('muted-note').hidden = !muted;
+}
+
+// --- feedback and the privacy reset ----------------------------------------------------
+
+async function giveFeedback(score) {
+  const sessionId = S.feedbackSessionId;
+  for (const button of document.querySelectorAll('#feedback-buttons button')) button.disabled = true;
+  if (score && sessionId && S.signaling?.state === 'open') {
+    try {
+      await withTimeout(S.signaling.request({ type: 'feedback', session_id: sessionId, score }), 3000);
+    } catch (error) {
+      console.warn('feedback', error);
+    }
+  }
+  thanks();
+}
+
+function thanks() {
+  $('feedback-ask').hidden = true;
+  $('feedback-thanks').hidden = false;
+  $('thanks-title').focus({ preventScroll: true });
+  let left = THANKS_S;
+  const render = () => { $('thanks-countdown').textContent = t('feedback.countdown', { s: left }); };
+  render();
+  S.thanksTimer = setInterval(() => {
+    left -= 1;
+    render();
+    if (left <= 0) privacyReset();
+  }, 1000);
+}
+
+/** Wipe the visit: media, call, signaling, typed text, the agent's memory; load afresh. */
+async function privacyReset() {
+  if (S.resetting) return;
+  S.resetting = true;
+  clearInterval(S.thanksTimer);
+  inactivity?.stop();
+  stopCatalogRefresh();
+  const live = S.session && !S.sessionOver ? S.session.session_id : null;
+  if (live && S.signaling?.state === 'open') {
+    try {
+      await withTimeout(S.signaling.request({ type: 'session_leave', session_id: live }), LEAVE_TIMEOUT_MS);
+    } catch (error) {
+      console.warn('leave on reset', error);
+    }
+  }
+  closeCall();
+  deviceCheck?.stopTracks();
+  for (const video of document.querySelectorAll('video')) video.srcObject = null;
+  S.signaling?.close();
+  for (const input of document.querySelectorAll('input, textarea')) input.value = '';
+  for (const id of ['agency-tiles', 'service-tiles', 'interpreter-tiles', 'captions']) $(id).replaceChildren();
+  for (const id of ['expert-name', 'interpreter-name', 'queue-position', 'estimated-wait', 'queue-state',
+    'waiting-summary', 'device-summary', 'services-agency', 'appointment-error', 'interpreter-chip-text',
+    'message-title', 'message-text', 'message-extra', 'announcer']) {
+    $(id).textContent = '';
+  }
+  Object.assign(S, { agency: null, service: null, interpreter: null, session: null, catalog: null });
+  try {
+    await withTimeout(Promise.all([agent.storeResumeToken(null), agent.privacyReset()]), 3000);
+  } catch (error) {
+    console.warn('agent reset', error);
+  }
+  try {
+    sessionStorage.clear();
+    localStorage.clear();
+  } catch { /* storage may be disabled */ }
+  location.replace('/');
+}
+
+// --- signaling -------------------------------------------------------------------------
+
+async function connectSignaling() {
+  const signaling = new Signaling({
+    url: S.config.server_url,
+    getToken: agent.freshToken,
+    resumeToken: S.config.resume_token ?? null,
+    onResumeToken: (token) => agent.storeResumeToken(token),
+  });
+  S.signaling = signaling;
+  signaling.addEventListener('message', onServerMessage);
+  signaling.addEventListener('state', ({ detail }) => {
+    if (S.signaling !== signaling) return;
+    renderReconnecting();
+    if (detail.state === 'closed' && detail.reason === 'replaced' && !S.resetting) {
+      // Another kiosk page took over this booth's connection (the agent relaunched us).
+      showError('error.connection');
+    }
+  });
+  signaling.addEventListener('welcome', ({ detail }) => {
+    if (S.signaling !== signaling || !detail.reconnected) return;
+    if (['agencies', 'services'].includes(S.screen)) refreshCatalog();
+  });
+  let welcome;
+  try {
+    welcome = await signaling.connect();
+  } catch (error) {
+    console.warn('signaling refused us; trying again', error);
+    if (S.signaling === signaling) setTimeout(() => { if (!S.resetting) connectSignaling(); }, CONNECT_RETRY_MS);
+    return;
+  }
+  if (['agencies', 'services'].includes(S.screen)) refreshCatalog();
+  const live = (welcome.sessions ?? []).find((s) => WAITING_STATES.has(s.state) || CALL_STATES.has(s.state));
+  if (live) await resumeSession(live);
+}
+
+/** A reloaded page: go straight back to the live call or the queue. */
+async function resumeSession(session) {
+  S.dirty = true;
+  setLanguage(UI_LANGUAGES.includes(session.language) ? session.language : language());
+  renderPlace();
+  try {
+    const reply = await withTimeout(S.signaling.request({ type: 'catalog_request' }), 5000);
+    S.catalog = reply.agencies;
+  } catch (error) {
+    console.warn('catalog on resume', error);
+  }
+  const agency = findAgency(session.agency);
+  S.agency = agency ?? { id: session.agency, name: { fi: session.agency } };
+  S.service = agency?.services.find((s) => s.id === session.service) ?? { id: session.service, name: { fi: session.service }, queues: [], languages: [session.language] };
+  S.callLanguage = session.language;
+  if (session.interpreter) {
+    const choice = INTERPRETING.find((c) => (c.modality === 'text' ? session.interpreter.modality === 'text' : c.id === session.interpreter.language));
+    S.interpreter = choice ? { id: choice.id, modality: choice.modality, language: session.interpreter.language } : null;
+  }
+  await deviceCheck.open();
+  enterSession(session);
+}
+
+// --- keyboard --------------------------------------------------------------------------
+
+function onKey(event) {
+  if (document.querySelector('dialog[open]')) return; // the dialog handles its own keys
+  if (event.key === 'Escape') {
+    const back = section(S.screen)?.querySelector('[data-back], #device-back');
+    if (back && !back.hidden) {
+      event.preventDefault();
+      back.click();
+    }
+    return;
+  }
+  if (S.screen !== 'appointment') return;
+  const input = $('appointment-code-input');
+  const inInput = event.target === input;
+  if (event.key === 'Enter' && (inInput || event.target === document.body || event.target.tagName === 'H1')) {
+    event.preventDefault();
+    submitAppointment();
+  } else if (!inInput && /^[0-9]$/.test(event.key)) {
+    event.preventDefault();
+    typeDigit(event.key);
+  } else if (!inInput && event.key === 'Backspace') {
+    event.preventDefault();
+    typeDigit('erase');
+  }
+}
+
+// --- start -----------------------------------------------------------------------------
+
+function wire() {
+  for (const button of document.querySelectorAll('[data-lang]')) {
+    button.addEventListener('click', () => chooseLanguage(button.dataset.lang));
+  }
+  for (const button of document.querySelectorAll('[data-back]')) {
+    button.addEventListener('click', () => show(button.dataset.back));
+  }
+  $('device-back').addEventListener('click', () => {
+    show(S.skippedServices ? 'agencies' : 'services');
+  });
+  for (const button of document.querySelectorAll('[data-more]')) {
+    const list = $(button.dataset.more);
+    button.addEventListener('click', () => scrollMore(list));
+    list.addEventListener('scroll', () => updateMore(list), { passive: true });
+  }
+  window.addEventListener('resize', () => document.querySelectorAll('.tiles').forEach(updateMore));
+  $('need-interpreter').addEventListener('click', () => show('interpreter'));
+  $('appointment-code').addEventListener('click', () => show('appointment'));
+  $('interpreter-remove').addEventListener('click', removeInterpreting);
+  $('start-over').addEventListener('click', () => privacyReset());
+  for (const key of document.querySelectorAll('.keypad [data-key]')) {
+    key.addEventListener('click', guarded(() => {
+      if (key.dataset.key === 'ok') return submitAppointment();
+      typeDigit(key.dataset.key);
+      return null;
+    }));
+  }
+  const input = $('appointment-code-input');
+  input.addEventListener('input', () => {
+    const digits = input.value.replace(/\D/g, '').slice(0, CODE_MAX);
+    if (digits !== input.value) input.value = digits;
+    input.removeAttribute('aria-invalid');
+    $('appointment-error').textContent = '';
+  });
+  $('device-ok').addEventListener('click', guarded(startCall));
+  $('call-cancel').addEventListener('click', guarded(cancelCall));
+  $('end-call').addEventListener('click', guarded(endCall));
+  $('mute').addEventListener('click', toggleMute);
+  for (const button of document.querySelectorAll('#feedback-buttons [data-score]')) {
+    button.addEventListener('click', guarded(() => giveFeedback(Number(button.dataset.score))));
+  }
+  $('feedback-skip').addEventListener('click', guarded(() => giveFeedback(null)));
+  $('thanks-done').addEventListener('click', () => privacyReset());
+  $('error-retry').addEventListener('click', () => privacyReset());
+  $('message-ok').addEventListener('click', () => $('message-dialog').close());
+  document.addEventListener('keydown', onKey);
+}
+
+async function boot() {
+  try {
+    await loadCatalogs();
+  } catch (error) {
+    console.error(error);
+    // Without catalogues there are no words: try again shortly.
+    setTimeout(() => location.reload(), CONNECT_RETRY_MS);
+    return;
+  }
+  setLanguage('fi');
+  wire();
+  deviceCheck = new DeviceCheck({
+    video: $('device-video'),
+    meter: $('mic-meter'),
+    bar: $('mic-bar'),
+    problem: $('device-problem'),
+    problemText: $('device-problem-text'),
+    okButton: $('device-ok'),
+    retryButton: $('device-retry'),
+    soundButton: $('test-sound'),
+    siteKind: 'S',
+  });
+  try {
+    S.config = await agent.kioskConfig();
+  } catch (error) {
+    console.error('agent', error);
+    showError('error.connection');
+    setTimeout(() => location.replace('/'), CONNECT_RETRY_MS * 2);
+    return;
+  }
+  deviceCheck.siteKind = S.config.site.kind;
+  setLanguage(S.config.site.default_language ?? 'fi');
+  renderPlace();
+  inactivity = new Inactivity({
+    timeoutS: S.config.inactivity_s ?? 90,
+    dialog: $('inactivity-dialog'),
+    countdown: $('inactivity-countdown'),
+    text: { element: $('inactivity-text'), sentence: (s) => t('inactivity.text', { s }) },
+    continueButton: $('inactivity-continue'),
+    isWatched: () => !S.resetting && !UNWATCHED_SCREENS.has(S.screen)
+      && !(S.screen === 'welcome' && !S.dirty)
+      && !(S.screen === 'feedback' && !$('feedback-thanks').hidden),
+    onShow: () => { if ($('message-dialog').open) $('message-dialog').close(); },
+    onExpire: () => privacyReset(),
+  });
+  inactivity.start();
+  agent.alive();
+  setInterval(() => agent.alive(), ALIVE_MS);
+  show('welcome');
+  document.body.dataset.ready = 'true';
+  await connectSignaling();
+}
+
+window.addEventListener('unhandledrejection', (event) => console.error('unhandled', event.reason));
+boot().catch((error) => {
+  console.error(error);
+  showError();
+});

@@ -151,7 +151,9 @@ export class Call extends EventTarget {
   // --- membership --------------------------------------------------------------------
 
   _handleMessage(message) {
-    if (this._closed || message.session_id !== this.sessionId) return;
+    // session_update carries its session id inside the snapshot.
+    const sessionId = message.type === 'session_update' ? message.session?.session_id : message.session_id;
+    if (this._closed || sessionId !== this.sessionId) return;
     switch (message.type) {
       case 'session_update':
         this._applySession(message.session);
@@ -184,8 +186,9 @@ export class Call extends EventTarget {
     }
     // Signals sent while we were away were dropped: every connection that is not
     // working is negotiated again, whoever would normally offer.
+    const existing = [...this._peers.values()];
     this._applySession(session, { offerToAll: true });
-    for (const peer of this._peers.values()) this._repair(peer, 'resumed');
+    for (const peer of existing) this._repair(peer, 'resumed');
   }
 
   _applySession(session, { offerToAll = false } = {}) {
@@ -201,6 +204,11 @@ export class Call extends EventTarget {
       if (!present.has(id)) this._removeParticipant(id);
     }
     dispatch(this, 'session', { session });
+    this._connectNewcomers({ offerToAll });
+  }
+
+  /** Offer to every participant we have no peer for and should offer to. */
+  _connectNewcomers({ offerToAll = false } = {}) {
     for (const participant of this.participants.values()) {
       if (!MESH_KINDS.has(participant.kind) || this._peers.has(participant.id)) continue;
       // The reference client never makes the first offer to a document camera.
@@ -220,6 +228,7 @@ export class Call extends EventTarget {
     }
     this.participants.set(participant.id, { ...this.participants.get(participant.id), ...participant });
     dispatch(this, 'participant', { participant: this.participants.get(participant.id), event });
+    if (event === 'joined') this._connectNewcomers();
     if (event === 'reconnected') {
       const peer = this._peers.get(participant.id) ?? this._peer(participant.id);
       this._repair(peer, 'reconnected');

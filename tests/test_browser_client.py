@@ -196,3 +196,253 @@ async def test_booth_page_calls_an_aiortc_expert_and_survives_a_signaling_drop(
         finally:
             await expert_call.close()
             await expert.close()
+
+
+async def test_signaling_errors_carry_code_and_field_and_a_replaced_page_stays_closed(
+    browser: Browser, site: str, node: ServeProcess
+) -> None:
+    async with open_page(browser) as tab:
+        page = tab.page
+        await page.goto(f"{site}/client.html")
+        await page.wait_for_function("window.harnessReady === true")
+
+        # A bad token: connect() rejects with the server's code and field, no retrying.
+        refused = await page.evaluate(
+            """async (url) => {
+                const s = new etp.Signaling({url, getToken: async () => 'not-a-token'});
+                try { await s.connect(); return null; }
+                catch (e) { return {name: e.name, code: e.code, field: e.field, state: s.state}; }
+            }""",
+            node.ws_url,
+        )
+        assert refused == {
+            "name": "SignalingError",
+            "code": "unauthenticated",
+            "field": "token",
+            "state": "closed",
+        }
+
+        token = await device_token(node.base_url, "lib-kitee", DEMO_SECRETS["lib-kitee"])
+        await page.evaluate("([url, token]) => harness.connect({url, token})", [node.ws_url, token])
+        bad_language = await page.evaluate(
+            "harness.tryRequest({type: 'call_request', agency: 'kela', service: 'general',"
+            " language: 'FI'})"
+        )
+        assert bad_language["error"] == {
+            **bad_language["error"],
+            "isSignalingError": True,
+            "code": "invalid_field",
+            "field": "language",
+        }
+        unknown = await page.evaluate(
+            "harness.tryRequest({type: 'call_request', agency: 'kela', service: 'general',"
+            " language: 'de'})"
+        )
+        assert (unknown["error"]["code"], unknown["error"]["field"]) == ("not_found", "language")
+        pong = await page.evaluate("harness.tryRequest({type: 'ping'})")
+        assert pong["reply"]["type"] == "pong"
+        assert pong["reply"]["id"]  # the client added a unique id
+
+        # token_refresh: the client keeps the fresh token for its next reconnect.
+        first = await page.evaluate("harness.signaling.token")
+        await page.evaluate("harness.signaling._refresh()")
+        refreshed = await page.evaluate("harness.signaling.token")
+        assert refreshed and refreshed != first
+
+        # Another connection of the same site replaces the page: 4000, and no reconnect.
+        other = await device_token(node.base_url, "lib-kitee", DEMO_SECRETS["lib-kitee"])
+        replacing = SignalingClient(node.ws_url, other)
+        try:
+            await replacing.connect()
+            await page.wait_for_function("harness.signaling.state === 'closed'")
+            await page.wait_for_timeout(1500)  # longer than the first back-off step
+            assert await page.evaluate("harness.signaling.state") == "closed"
+            assert await page.evaluate("harness.welcomes.length") == 1
+            messages = [
+                e.get("message") for e in await page.evaluate("harness.eventsOf('message')")
+            ]
+            assert messages == ["error"]  # the server's conflict, as a push
+            after = await page.evaluate("harness.tryRequest({type: 'ping'})")
+            assert after["error"]["code"] == "closed"
+        finally:
+            await replacing.close()
+        # close() is idempotent.
+        await page.evaluate("harness.signaling.close(); harness.signaling.close()")
+        assert not tab.console.errors, tab.console.dump()
+
+
+async def test_local_media_level_meter_and_media_errors(browser: Browser, site: str) -> None:
+    async with open_page(browser) as tab:
+        page = tab.page
+        await page.goto(f"{site}/client.html")
+        await page.wait_for_function("window.harnessReady === true")
+        media = await page.evaluate("harness.openMedia('XS')")
+        assert media["contentHint"] == "motion"
+        assert media["frameRate"] >= 25, media
+        await page.evaluate("harness.startMeter()")
+        # The fake microphone beeps once a second: the meter must see it.
+        await page.wait_for_function("harness.meter.level > 0.2", timeout=5000, polling=20)
+        await page.evaluate("harness.meter.close(); harness.meter.close()")
+        assert await page.evaluate("harness.meter.level") == 0
+        kinds = {
+            name: await page.evaluate("(n) => harness.describe(n)", name)
+            for name in ("NotAllowedError", "NotFoundError", "NotReadableError", "TypeError")
+        }
+        assert kinds == {
+            "NotAllowedError": "denied",
+            "NotFoundError": "not-found",
+            "NotReadableError": "in-use",
+            "TypeError": "other",
+        }
+        assert not tab.console.errors, tab.console.dump()
+
+
+@pytest.mark.redis
+async def test_page_resumes_its_call_on_a_restarted_node_and_media_never_stops(
+    browser: Browser, site: str, redis_url: str
+) -> None:
+    first = ServeProcess(redis_url, "node-a")
+    await first.start()
+    second = ServeProcess(redis_url, "node-b", port=first.port)
+    expert: SignalingClient | None = None
+    expert_call: Call | None = None
+    try:
+        async with open_page(browser) as tab:
+            page = tab.page
+            await open_booth(page, site, first)
+            await page.evaluate("harness.openMedia('S')")
+            expert = await staff_client(first.base_url, "kela.expert")
+            session_id, expert_call, _ = await expert_answers(expert, page)
+            await video_frames_advancing(page, "#remote", timeout=30)
+            await eventually(lambda: expert_hears_and_sees(expert_call), timeout=30)
+            tags = await page.evaluate("harness.peerIdentity()")
+
+            # The node dies without a goodbye; a new one comes up on the same address.
+            killed = time.monotonic()
+            first.kill()
+            await page.wait_for_function("harness.signaling.state === 'reconnecting'")
+            before = frames(expert_call)
+            await video_frames_advancing(page, "#remote", min_frames=25)  # media is p2p
+            await second.start()
+            await page.wait_for_function(
+                "harness.signaling.state === 'open' && harness.welcomes.length === 2",
+                timeout=15_000,
+            )
+            print(f"page back on the new node {time.monotonic() - killed:.2f} s after the kill")
+            welcome = await page.evaluate("harness.welcomes.at(-1)")
+            assert welcome["node_id"] == "node-b" and welcome["resumed"] is True
+            assert [s["session_id"] for s in welcome["sessions"]] == [session_id]
+
+            expert_welcome = await expert.connect()
+            (session,) = expert_welcome.sessions
+            await expert_call.resumed(session)
+            await eventually(lambda: frames(expert_call) > before + 50, timeout=15)
+            await video_frames_advancing(page, "#remote", min_frames=25)
+            assert await page.evaluate("harness.peerIdentity()") == tags
+
+            # Signaling works again end to end: the expert ends the call through node-b.
+            await expert.request(
+                {"type": "session_end", "session_id": session_id, "outcome": "resolved"}
+            )
+            await page.wait_for_function("harness.eventsOf('ended').length === 1")
+            # Chromium logs each refused reconnect attempt itself; nothing else may fail.
+            unexpected = [e for e in tab.console.errors if "ERR_CONNECTION_REFUSED" not in e]
+            assert not unexpected, tab.console.dump()
+    finally:
+        if expert_call is not None:
+            await expert_call.close()
+        if expert is not None:
+            await expert.close()
+        first.kill()
+        second.kill()
+
+
+async def test_bus_page_caps_video_and_repairs_a_broken_peer_connection_by_itself(
+    browser: Browser, site: str, node: ServeProcess
+) -> None:
+    async with open_page(browser) as tab:
+        page = tab.page
+        await open_booth(page, site, node, "bus-lieksa")
+        await page.evaluate("harness.openMedia('XS')")
+        expert = await staff_client(node.base_url, "kela.expert")
+        session_id, expert_call, _ = await expert_answers(expert, page, site_kind="XS")
+        try:
+            await video_frames_advancing(page, "#remote", timeout=30)
+            await eventually(lambda: expert_hears_and_sees(expert_call), timeout=30)
+            senders = {s["kind"]: s for s in await page.evaluate("harness.senderParameters()")}
+            assert senders["video"]["encodings"][0]["maxBitrate"] == 600_000
+            assert senders["video"]["degradationPreference"] == "maintain-framerate"
+            tags = await page.evaluate("harness.peerIdentity()")
+            (peer_id,) = tags
+
+            # The expert's side of the media path vanishes without a word (aiortc never
+            # restarts ICE): the page must notice and renegotiate on its own.
+            broken = time.monotonic()
+            (booth_id,) = expert_call.peers
+            await expert_call.peers[booth_id].close()
+            await page.wait_for_function(
+                f"harness.peerIdentity()['{peer_id}'] !== '{tags[peer_id]}'"
+                f" && harness.peers()['{peer_id}'].connectionState === 'connected'",
+                timeout=30_000,
+            )
+            print(f"page repaired the peer connection in {time.monotonic() - broken:.2f} s")
+            await video_frames_advancing(page, "#remote", min_frames=25)
+            before = frames(expert_call)
+            await eventually(lambda: frames(expert_call) > before + 25, timeout=15)
+
+            # An explicit ICE restart (after a network change on the bus) keeps media going.
+            tags = await page.evaluate("harness.peerIdentity()")
+            restarted = time.monotonic()
+            await page.evaluate("harness.call.restartIce()")
+            await page.wait_for_function(
+                f"harness.peerIdentity()['{peer_id}'] !== '{tags[peer_id]}'"
+                f" && harness.peers()['{peer_id}'].connectionState === 'connected'",
+                timeout=30_000,
+            )
+            print(f"restartIce reconnected in {time.monotonic() - restarted:.2f} s")
+            await video_frames_advancing(page, "#remote", min_frames=25)
+            before = frames(expert_call)
+            await eventually(lambda: frames(expert_call) > before + 25, timeout=15)
+            assert (await page.evaluate("harness.eventsOf('participant-left')")) == []
+            assert not tab.console.errors, tab.console.dump()
+        finally:
+            await expert_call.close()
+            await expert.close()
+
+
+async def test_page_interoperates_with_aiortc_whichever_side_offers(
+    browser: Browser, site: str, node: ServeProcess
+) -> None:
+    """Participant ids are random: call until the page has both offered and answered."""
+    roles: dict[str, float] = {}
+    async with open_page(browser) as tab:
+        page = tab.page
+        await open_booth(page, site, node)
+        await page.evaluate("harness.openMedia('S')")
+        expert = await staff_client(node.base_url, "kela.expert")
+        try:
+            # Each role has even odds per call; 12 calls miss one with p = 2 * 2**-12.
+            for calls in range(1, 13):
+                session_id, expert_call, accepted = await expert_answers(expert, page)
+                try:
+                    await video_frames_advancing(page, "#remote", timeout=20)
+                    await eventually(lambda c=expert_call: expert_hears_and_sees(c), timeout=20)
+                    page_id = await page.evaluate("harness.call.selfId")
+                    assert expert_call.self_id is not None
+                    role = "page offers" if page_id < expert_call.self_id else "page answers"
+                    roles.setdefault(role, time.monotonic() - accepted)
+                    await expert.request(
+                        {"type": "session_end", "session_id": session_id, "outcome": "resolved"}
+                    )
+                    await page.wait_for_function(
+                        f"harness.eventsOf('ended').length === {calls}", timeout=10_000
+                    )
+                finally:
+                    await expert_call.close()
+                if len(roles) == 2:
+                    break
+            print(f"calls: {calls}; media both ways after accept: {roles}")
+            assert set(roles) == {"page offers", "page answers"}
+            assert not tab.console.errors, tab.console.dump()
+        finally:
+            await expert.close()

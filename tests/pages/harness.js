@@ -142,4 +142,5 @@ const harness = {
 };
 
 window.harness = harness;
+window.etp = { Signaling, SignalingError, Call, LevelMeter, describeMediaError, openLocalMedia };
 window.harnessReady = true;

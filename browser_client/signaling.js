@@ -86,6 +86,7 @@ export class Signaling extends EventTarget {
     this._refreshTimer = null;
     this._token = null; // the latest access token (from getToken or token_refresh)
     this._tokenExpiresAt = null;
+    this._reconnectNow = false;
     this._onOnline = () => this._nudge();
   }
 
@@ -129,6 +130,7 @@ export class Signaling extends EventTarget {
   /** Drop the current socket and reconnect now (after a network change, or in tests). */
   reconnect() {
     if (this._closed) return;
+    this._reconnectNow = true;
     if (this._ws) this._ws.close(3000, 'reconnect');
     this._nudge();
   }
@@ -266,7 +268,8 @@ export class Signaling extends EventTarget {
           this._setState('closed', { reason: reason.why, code: reason.code });
           break;
         }
-        immediate = reason.goingAway;
+        immediate = reason.goingAway || this._reconnectNow;
+        this._reconnectNow = false;
       } catch (error) {
         if (this._closed) break;
         const fatal = error instanceof SignalingError && error.code !== 'closed'

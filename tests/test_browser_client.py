@@ -7,6 +7,7 @@ media is aiortc (signaling.client.Call). Nothing is mocked.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page
 
-from signaling.client import Call, SignalingClient, device_token
+from signaling.client import Call, SignalingClient, device_token, login
 from signaling.protocol import Offer, ParticipantEvent
 
 from .browser import (
@@ -446,3 +447,62 @@ async def test_page_interoperates_with_aiortc_whichever_side_offers(
             assert not tab.console.errors, tab.console.dump()
         finally:
             await expert.close()
+
+
+async def test_two_browsers_call_and_restart_ice_on_the_same_peer_connection(
+    browser: Browser, site: str, node: ServeProcess
+) -> None:
+    """The kiosk and a (future) staff console: Chromium on both ends of one call."""
+    async with open_page(browser) as booth_tab, open_page(browser) as expert_tab:
+        booth, expert = booth_tab.page, expert_tab.page
+        await open_booth(booth, site, node)
+        await booth.evaluate("harness.openMedia('S')")
+        await expert.goto(f"{site}/client.html")
+        await expert.wait_for_function("window.harnessReady === true")
+        token = await login(node.base_url, "kela.expert", "demo")
+        await expert.evaluate(
+            "([url, token]) => harness.connect({url, token})", [node.ws_url, token]
+        )
+        await expert.evaluate("harness.openMedia('S')")
+        taking = asyncio.ensure_future(expert.evaluate("harness.takeNextCall()"))
+        await booth.evaluate("([request]) => harness.callRequest(request)", [KELA])
+        session = await taking
+        started = time.monotonic()
+        for page in (booth, expert):
+            await video_frames_advancing(page, "#remote", timeout=20)
+        print(f"browser to browser: video both ways {time.monotonic() - started:.2f} s")
+
+        tags = {p: await p.evaluate("harness.peerIdentity()") for p in (booth, expert)}
+        # Whichever side restarts ICE, both keep their peer connection and its DTLS.
+        for page in (booth, expert):
+            ufrags = {side: await side.evaluate("harness.iceUfrags()") for side in (booth, expert)}
+            await page.evaluate("harness.call.restartIce()")
+            await booth.wait_for_timeout(300)
+            for side in (booth, expert):
+                await side.wait_for_function(
+                    "Object.values(harness.peers()).every(p => p.connectionState === 'connected'"
+                    " && p.signalingState === 'stable')"
+                )
+                await video_frames_advancing(side, "#remote", min_frames=10)
+                assert await side.evaluate("harness.peerIdentity()") == tags[side]
+                now = await side.evaluate("harness.iceUfrags()")
+                assert now.keys() == ufrags[side].keys() and now != ufrags[side]  # restarted
+
+        # The console's signaling drops: both pages keep their media; the call resumes.
+        await expert.evaluate("harness.signaling.reconnect()")
+        await expert.wait_for_function(
+            "harness.welcomes.length === 2 && harness.signaling.state === 'open'"
+        )
+        await booth.wait_for_function("harness.eventsOf('participant').length >= 2")
+        for side in (booth, expert):
+            await video_frames_advancing(side, "#remote", min_frames=10)
+            assert await side.evaluate("harness.peerIdentity()") == tags[side]
+        ended = await expert.evaluate(
+            "(id) => harness.tryRequest({type: 'session_end', session_id: id,"
+            " outcome: 'resolved'})",
+            session["session_id"],
+        )
+        assert ended["reply"]["type"] == "ack"
+        await booth.wait_for_function("harness.eventsOf('ended').length === 1")
+        for tab in (booth_tab, expert_tab):
+            assert not tab.console.errors, tab.console.dump()

@@ -76,6 +76,27 @@ const harness = {
     this.call.addEventListener('quality', (e) => this.quality.push(e.detail));
   },
 
+  /** As an expert: go available, and take the first offer (resolve with the session). */
+  async takeNextCall() {
+    const accepted = new Promise((resolve) => {
+      const onMessage = (e) => {
+        const m = e.detail;
+        if (m.type === 'offer') {
+          this.signaling.request({ type: 'offer_accept', session_id: m.session_id });
+        } else if (m.type === 'session_update' && m.session.state === 'connecting') {
+          // Start the Call inside this event: the other side's offer may come next,
+          // even before the ack of offer_accept.
+          this.signaling.removeEventListener('message', onMessage);
+          this.startCall(m.session);
+          resolve(m.session);
+        }
+      };
+      this.signaling.addEventListener('message', onMessage);
+    });
+    await this.signaling.request({ type: 'set_availability', status: 'available' });
+    return accepted;
+  },
+
   async callRequest(request, siteKind = 'S') {
     const reply = await this.signaling.request({ type: 'call_request', ...request });
     this.startCall(reply.session, siteKind);
@@ -118,6 +139,15 @@ const harness = {
     for (const [id, pc] of this.call?.peerConnections ?? []) {
       pc.__tag ??= Math.random().toString(36).slice(2);
       result[id] = pc.__tag;
+    }
+    return result;
+  },
+
+  /** Our ICE username fragment per peer: it changes with every ICE restart. */
+  iceUfrags() {
+    const result = {};
+    for (const [id, pc] of this.call?.peerConnections ?? []) {
+      result[id] = /a=ice-ufrag:(\S+)/.exec(pc.currentLocalDescription?.sdp ?? '')?.[1] ?? null;
     }
     return result;
   },

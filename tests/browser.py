@@ -6,6 +6,7 @@ a browser test that silently does not run proves nothing.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -221,11 +222,11 @@ async def static_site(*, client_prefix: str = "/client/") -> AsyncIterator[str]:
     app.router.add_static("/", PAGES)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    server = site._server
-    assert server is not None and server.sockets  # type: ignore[union-attr]
-    port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    # Bind first, so the port is known and no other process can take it meanwhile.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    await web.SockSite(runner, sock).start()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page
 
-from signaling.client import Call, SignalingClient, device_token, login
+from signaling.client import (
+    Call,
+    SignalingClient,
+    SyntheticCamera,
+    SyntheticMicrophone,
+    device_token,
+    login,
+)
 from signaling.protocol import Offer, ParticipantEvent
 
 from .browser import (
@@ -30,8 +37,6 @@ from .browser import (
 from .support import (
     DEMO_SECRETS,
     ServeProcess,
-    SyntheticCamera,
-    SyntheticMicrophone,
     eventually,
     frames,
     staff_client,
@@ -299,8 +304,9 @@ async def test_local_media_level_meter_and_media_errors(browser: Browser, site: 
 
 
 @pytest.mark.redis
+@pytest.mark.parametrize("stop", ["kill", "terminate"])
 async def test_page_resumes_its_call_on_a_restarted_node_and_media_never_stops(
-    browser: Browser, site: str, redis_url: str
+    browser: Browser, site: str, redis_url: str, stop: str
 ) -> None:
     first = ServeProcess(redis_url, "node-a")
     await first.start()
@@ -318,10 +324,16 @@ async def test_page_resumes_its_call_on_a_restarted_node_and_media_never_stops(
             await eventually(lambda: expert_hears_and_sees(expert_call), timeout=30)
             tags = await page.evaluate("harness.peerIdentity()")
 
-            # The node dies without a goodbye; a new one comes up on the same address.
+            # The node dies (kill: without a goodbye; terminate: going_away, close 1001);
+            # a new one comes up on the same address.
             killed = time.monotonic()
-            first.kill()
+            if stop == "kill":
+                first.kill()
+            else:
+                await first.terminate()
             await page.wait_for_function("harness.signaling.state === 'reconnecting'")
+            pushed = [e.get("message") for e in await page.evaluate("harness.eventsOf('message')")]
+            assert ("going_away" in pushed) == (stop == "terminate"), pushed
             before = frames(expert_call)
             await video_frames_advancing(page, "#remote", min_frames=25)  # media is p2p
             await second.start()
@@ -329,7 +341,7 @@ async def test_page_resumes_its_call_on_a_restarted_node_and_media_never_stops(
                 "harness.signaling.state === 'open' && harness.welcomes.length === 2",
                 timeout=15_000,
             )
-            print(f"page back on the new node {time.monotonic() - killed:.2f} s after the kill")
+            print(f"page back on the new node {time.monotonic() - killed:.2f} s after {stop}")
             welcome = await page.evaluate("harness.welcomes.at(-1)")
             assert welcome["node_id"] == "node-b" and welcome["resumed"] is True
             assert [s["session_id"] for s in welcome["sessions"]] == [session_id]

@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from playwright.async_api import Browser, Page
 
-from signaling.client import Call
+from signaling.client import Call, SignalingClient, device_token
+from signaling.directory import load_directory
 from signaling.protocol import Offer
 
 from .browser import (
@@ -34,7 +34,6 @@ from .support import (
     ServeProcess,
     SyntheticCamera,
     SyntheticMicrophone,
-    booth_client,
     eventually,
     frames,
     staff_client,
@@ -43,7 +42,9 @@ from .support import (
 pytestmark = [pytest.mark.browser]
 
 KIOSK = Path(__file__).resolve().parent.parent / "endpoint_agent" / "kiosk"
-CATALOGS = {lang: json.loads((KIOSK / "i18n" / f"{lang}.json").read_text()) for lang in ("fi", "sv", "en")}
+CATALOGS = {
+    lang: json.loads((KIOSK / "i18n" / f"{lang}.json").read_text()) for lang in ("fi", "sv", "en")
+}
 VIEWPORT = {"width": 1280, "height": 800}
 # axe-core is injected as a script tag, which the kiosk's Content-Security-Policy refuses;
 # the keyboard test runs under the real policy (and fails on any console error).
@@ -128,7 +129,7 @@ async def check(page: Page, name: str, lang: str) -> None:
     await screenshot(page, f"kiosk-{name}-{lang}")
 
 
-async def testid_text(page: Page, testid: str) -> str:
+async def text_of(page: Page, testid: str) -> str:
     return (await page.get_by_test_id(testid).inner_text()).strip()
 
 
@@ -158,9 +159,9 @@ async def test_every_screen_in_each_language(
             await on_screen(page, "agencies")
             await page.get_by_test_id(f"agency-{agency}").wait_for()
             assert await page.locator("html").get_attribute("lang") == lang
-            kela = await testid_text(page, f"agency-{agency}")
+            kela = await text_of(page, f"agency-{agency}")
             assert t(lang, "agency.open") in kela and t(lang, "wait.minutes", n=5) in kela, kela
-            closed = await testid_text(page, "agency-ulosotto")
+            closed = await text_of(page, "agency-ulosotto")
             assert t(lang, "agency.closed") in closed and t(lang, "opening.unknown") in closed
             await check(page, "agencies", lang)
 
@@ -209,7 +210,7 @@ async def test_every_screen_in_each_language(
             assert await page.get_by_test_id("appointment-code-input").input_value() == "123456"
             await page.keyboard.press("Enter")
             await page.wait_for_function(
-                "text => document.querySelector('[data-testid=appointment-error]').textContent === text",
+                "text => document.getElementById('appointment-error').textContent === text",
                 arg=t(lang, "appointment.not_found"),
             )
             await check(page, "appointment", lang)
@@ -239,7 +240,7 @@ async def test_every_screen_in_each_language(
             await page.wait_for_function(
                 "document.querySelector('[data-testid=queue-position]').textContent === '1'"
             )
-            assert await testid_text(page, "estimated-wait") == t(lang, "waitshort.minutes", n=5)
+            assert await text_of(page, "estimated-wait") == t(lang, "waitshort.minutes", n=5)
             await check(page, "waiting", lang)
 
             # 8. The expert answers: the call, with the interpreter request on the offer.
@@ -247,9 +248,7 @@ async def test_every_screen_in_each_language(
             offer = await expert.wait_for(Offer, lambda o: True, timeout=15)
             assert offer.interpreter is not None
             assert (offer.interpreter.language, offer.interpreter.modality) == ("ar", "spoken")
-            expert_call = Call(
-                expert, offer.session_id, [SyntheticCamera(), SyntheticMicrophone()]
-            )
+            expert_call = Call(expert, offer.session_id, [SyntheticCamera(), SyntheticMicrophone()])
             expert_call.start()
             await expert.request({"type": "offer_accept", "session_id": offer.session_id})
             await on_screen(page, "call")
@@ -257,13 +256,13 @@ async def test_every_screen_in_each_language(
             assert progress.width > 0 and progress.height > 0
             call = expert_call
             await eventually(lambda: frames(call) >= 10, timeout=20, message="expert sees booth")
-            assert (await testid_text(page, "quality")) != ""
+            assert (await text_of(page, "quality")) != ""
             await page.wait_for_function(
                 "document.querySelector('[data-testid=quality]').dataset.level !== 'unknown'",
                 timeout=15_000,
             )
             level = await page.get_by_test_id("quality").get_attribute("data-level")
-            assert await testid_text(page, "quality") == t(lang, f"quality.{level}")
+            assert await text_of(page, "quality") == t(lang, f"quality.{level}")
             assert public_name in await page.locator("#expert-name").inner_text()
             mute = page.get_by_test_id("mute")
             await mute.click()
@@ -286,7 +285,9 @@ async def test_every_screen_in_each_language(
             # 10. The error screen: another kiosk took over this booth's connection.
             await page.get_by_test_id(f"lang-{lang}").click()
             await on_screen(page, "agencies")
-            intruder = await booth_client(node.base_url, site)
+            secret = load_directory().site(site).device_secret.get_secret_value()
+            intruder = SignalingClient(node.ws_url, await device_token(node.base_url, site, secret))
+            await intruder.connect()
             try:
                 await on_screen(page, "error")
                 await check(page, "error", lang)
@@ -370,6 +371,7 @@ async def test_inactivity_asks_then_wipes_the_visit(
             await on_screen(page, "welcome")
             await page.get_by_test_id("lang-en").click()
             await on_screen(page, "agencies")
+            await page.evaluate("window.visitMarker = 'citizen'")
             await page.get_by_test_id("need-interpreter").click()
             await on_screen(page, "interpreter")
             await page.get_by_test_id("interpreter-lang-so").click()
@@ -377,7 +379,7 @@ async def test_inactivity_asks_then_wipes_the_visit(
 
             dialog = page.get_by_test_id("inactivity-dialog")
             await dialog.wait_for(timeout=25_000)
-            countdown = int(await testid_text(page, "inactivity-countdown"))
+            countdown = int(await text_of(page, "inactivity-countdown"))
             assert 0 < countdown <= 20
             await check(page, "inactivity", "en")
             await page.get_by_test_id("inactivity-continue").click()
@@ -391,11 +393,56 @@ async def test_inactivity_asks_then_wipes_the_visit(
             assert time.monotonic() - started >= 15
             assert await page.locator("html").get_attribute("lang") == "fi"
             assert await page.locator("#interpreter-chip").is_hidden()
-            async with (
-                aiohttp.ClientSession() as http,
-                http.get(booth.url + "api/kiosk") as response,
-            ):
-                assert (await response.json())["resume_token"] is None
+            # A fresh page: nothing of the visit is left in JavaScript memory.
+            assert await page.evaluate("window.visitMarker") is None
             assert tab.console.errors == [], tab.console.dump()
     finally:
+        await booth.stop()
+
+
+@pytest.mark.timeout(150)
+async def test_a_reloaded_page_goes_straight_back_to_its_call(
+    browser: Browser, node: ServeProcess
+) -> None:
+    booth = await start_booth(node, "lib-kitee")
+    expert = await staff_client(node.base_url, "kela.expert")
+    expert_call: Call | None = None
+    try:
+        async with open_page(browser, viewport=VIEWPORT) as tab:
+            page = tab.page
+            await page.goto(booth.url)
+            await on_screen(page, "welcome")
+            await page.get_by_test_id("lang-sv").click()
+            await page.get_by_test_id("agency-kela").click()
+            await page.get_by_test_id("service-pension").click()
+            await page.wait_for_selector("[data-testid=device-check-ok]:not([disabled])")
+            await page.get_by_test_id("device-check-ok").click()
+            await on_screen(page, "waiting")
+            await expert.request({"type": "set_availability", "status": "available"})
+            offer = await expert.wait_for(Offer, lambda o: True, timeout=15)
+            expert_call = Call(expert, offer.session_id, [SyntheticCamera(), SyntheticMicrophone()])
+            expert_call.start()
+            await expert.request({"type": "offer_accept", "session_id": offer.session_id})
+            await on_screen(page, "call")
+            await video_frames_advancing(page, "[data-testid=remote-video]")
+
+            # The page is reloaded (a crash, a relaunch): no citizen state was stored,
+            # the server's welcome brings the live session back, in the call's language.
+            await page.reload()
+            await on_screen(page, "call", timeout=20_000)
+            assert await page.locator("html").get_attribute("lang") == "sv"
+            progress = await video_frames_advancing(page, "[data-testid=remote-video]", timeout=30)
+            assert progress.width > 0
+            call = expert_call
+            before = frames(call)
+            await eventually(
+                lambda: frames(call) >= before + 10, timeout=30, message="expert sees booth again"
+            )
+            await page.get_by_test_id("end-call").click()
+            await on_screen(page, "feedback")
+            assert tab.console.errors == [], tab.console.dump()
+    finally:
+        if expert_call is not None:
+            await expert_call.close()
+        await expert.close()
         await booth.stop()

@@ -77,6 +77,7 @@ const S = {
   sessionOver: true,
   thanksTimer: null,
   resetting: false,
+  early: null, // session messages that arrived before the Call existed
 };
 
 let deviceCheck = null;
@@ -640,6 +641,15 @@ function createCall(session) {
   call.addEventListener('connection', mine(onPeerConnection));
   call.addEventListener('quality', mine(renderQuality));
   call.addEventListener('ended', mine(onSessionEnded));
+  // A reloaded page opens its camera before it can make the Call: what the other side
+  // signalled meanwhile (an offer, its candidates) is handed over now, in order.
+  const early = S.early ?? [];
+  S.early = null;
+  for (const msg of early) {
+    if (msg.session_id === session.session_id) {
+      S.signaling.dispatchEvent(new CustomEvent('message', { detail: msg }));
+    }
+  }
 }
 
 function applySession(session) {
@@ -951,6 +961,11 @@ async function connectSignaling() {
   });
   S.signaling = signaling;
   signaling.addEventListener('message', onServerMessage);
+  signaling.addEventListener('message', ({ detail }) => {
+    if (S.early && !S.call && detail.session_id && detail.type !== 'queue_status' && S.early.length < 500) {
+      S.early.push(detail);
+    }
+  });
   signaling.addEventListener('state', ({ detail }) => {
     if (S.signaling !== signaling) return;
     renderReconnecting();
@@ -960,7 +975,9 @@ async function connectSignaling() {
     }
   });
   signaling.addEventListener('welcome', ({ detail }) => {
-    if (S.signaling !== signaling || !detail.reconnected) return;
+    if (S.signaling !== signaling) return;
+    if (!S.call) S.early = [];
+    if (!detail.reconnected) return;
     if (['agencies', 'services'].includes(S.screen)) refreshCatalog();
   });
   let welcome;
@@ -1128,6 +1145,16 @@ async function boot() {
   document.body.dataset.ready = 'true';
   await connectSignaling();
 }
+
+/** Technical state for tests and support staff: no names, no typed text. */
+window.kioskDiagnostics = () => ({
+  screen: S.screen,
+  signaling: S.signaling?.state ?? null,
+  session: S.session ? { state: S.session.state, participants: S.session.participants.length } : null,
+  peers: Object.fromEntries([...(S.call?.peerConnections ?? new Map())].map(([id, pc]) => [
+    id, { connection: pc.connectionState, ice: pc.iceConnectionState, signaling: pc.signalingState },
+  ])),
+});
 
 window.addEventListener('unhandledrejection', (event) => console.error('unhandled', event.reason));
 boot().catch((error) => {

@@ -17,7 +17,13 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page
 
-from signaling.client import Call, SignalingClient, device_token
+from signaling.client import (
+    Call,
+    SignalingClient,
+    SyntheticCamera,
+    SyntheticMicrophone,
+    device_token,
+)
 from signaling.directory import load_directory
 from signaling.protocol import Offer
 
@@ -32,8 +38,6 @@ from .browser import (
 from .support import (
     BoothProcess,
     ServeProcess,
-    SyntheticCamera,
-    SyntheticMicrophone,
     eventually,
     frames,
     staff_client,
@@ -285,7 +289,9 @@ async def test_every_screen_in_each_language(
             # 10. The error screen: another kiosk took over this booth's connection.
             await page.get_by_test_id(f"lang-{lang}").click()
             await on_screen(page, "agencies")
-            secret = load_directory().site(site).device_secret.get_secret_value()
+            demo_site = load_directory().site(site)
+            assert demo_site is not None
+            secret = demo_site.device_secret.get_secret_value()
             intruder = SignalingClient(node.ws_url, await device_token(node.base_url, site, secret))
             await intruder.connect()
             try:

@@ -108,6 +108,7 @@ class KioskBrowser:
         self.hang_after_s = hang_after_s
         self.startup_grace_s = startup_grace_s
         self.launches = 0
+        self.last_stop: str | None = None  # why the previous browser was stopped
         self._state: KioskState = "starting"
         self._process: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
@@ -140,7 +141,7 @@ class KioskBrowser:
         failures = 0
         while True:
             started = time.monotonic()
-            reason = await self._run_once()
+            reason = self.last_stop = await self._run_once()
             if time.monotonic() - started >= STABLE_AFTER_S:
                 failures = 0
             delay = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]

@@ -8,6 +8,7 @@ import stat
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -266,18 +267,12 @@ async def test_a_browser_that_never_loads_the_page_is_started_again(tmp_path: Pa
     assert browser.state == "down" and browser.pid is None
 
 
-@pytest.mark.browser
-async def test_real_chromium_is_relaunched_after_a_crash(tmp_path: Path) -> None:
-    assert os.path.exists(CHROMIUM), "Chromium is needed: scripts/install-system-deps"
-    heartbeat = PageHeartbeat()
-    profiles_before = set(Path(tempfile.gettempdir()).glob("etapiste-kiosk-*"))
-    # A page that beats like the kiosk page does, served by a tiny app of the test's own.
+@asynccontextmanager
+async def beating_page(heartbeat: PageHeartbeat, script: str) -> AsyncIterator[str]:
+    """Serve a page that runs ``script`` (which beats on POST /alive); yield its URL."""
 
     async def page(request: web.Request) -> web.Response:
-        return web.Response(
-            text="<script>setInterval(() => fetch('/alive', {method: 'POST'}), 200)</script>",
-            content_type="text/html",
-        )
+        return web.Response(text=f"<script>{script}</script>", content_type="text/html")
 
     async def alive(request: web.Request) -> web.Response:
         heartbeat.beat()
@@ -291,27 +286,63 @@ async def test_real_chromium_is_relaunched_after_a_crash(tmp_path: Path) -> None
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    browser = KioskBrowser(CHROMIUM, f"http://127.0.0.1:{port}/", heartbeat, headless=True)
-    browser.start()
     try:
-        await eventually(lambda: browser.state == "running", timeout=30, message="page loaded")
-        first = browser.pid
-        assert first is not None
-        os.killpg(first, signal.SIGKILL)  # the browser crashes
-        await eventually(
-            lambda: browser.launches == 2 and browser.pid not in (None, first),
-            timeout=20,
-            message="relaunched after the crash",
-        )
-        beats = heartbeat.last
-        await eventually(
-            lambda: heartbeat.last != beats and browser.state == "running",
-            timeout=30,
-            message="the relaunched browser shows the page again",
-        )
+        yield f"http://127.0.0.1:{port}/"
     finally:
-        await browser.close()
         await runner.cleanup()
+
+
+BEAT = "setInterval(() => fetch('/alive', {method: 'POST'}), 200);"
+
+
+@pytest.mark.browser
+async def test_real_chromium_is_relaunched_after_a_crash(tmp_path: Path) -> None:
+    assert os.path.exists(CHROMIUM), "Chromium is needed: scripts/install-system-deps"
+    heartbeat = PageHeartbeat()
+    profiles_before = set(Path(tempfile.gettempdir()).glob("etapiste-kiosk-*"))
+    async with beating_page(heartbeat, BEAT) as url:
+        browser = KioskBrowser(CHROMIUM, url, heartbeat, headless=True)
+        browser.start()
+        try:
+            await eventually(lambda: browser.state == "running", timeout=30, message="loaded")
+            first = browser.pid
+            assert first is not None
+            os.killpg(first, signal.SIGKILL)  # the browser crashes
+            await eventually(
+                lambda: browser.launches == 2 and browser.pid not in (None, first),
+                timeout=20,
+                message="relaunched after the crash",
+            )
+            assert browser.last_stop == "exited with code -9"
+            beats = heartbeat.last
+            await eventually(
+                lambda: heartbeat.last != beats and browser.state == "running",
+                timeout=30,
+                message="the relaunched browser shows the page again",
+            )
+        finally:
+            await browser.close()
     assert browser.pid is None
     profiles_after = set(Path(tempfile.gettempdir()).glob("etapiste-kiosk-*"))
     assert profiles_after <= profiles_before, "a browser profile stayed on disk"
+
+
+@pytest.mark.browser
+async def test_real_chromium_whose_page_hangs_is_relaunched() -> None:
+    heartbeat = PageHeartbeat()
+    # The page beats for a second, then its script never returns: a hung renderer.
+    hang = BEAT + "setTimeout(() => { for (;;) {} }, 1000);"
+    async with beating_page(heartbeat, hang) as url:
+        browser = KioskBrowser(CHROMIUM, url, heartbeat, headless=True, hang_after_s=3)
+        browser.start()
+        try:
+            await eventually(lambda: browser.state == "running", timeout=30, message="loaded")
+            first = browser.pid
+            await eventually(
+                lambda: browser.launches >= 2 and browser.pid not in (None, first),
+                timeout=30,
+                message="relaunched after the page stopped beating",
+            )
+            assert browser.last_stop is not None and browser.last_stop.startswith("hangs")
+        finally:
+            await browser.close()

@@ -8,7 +8,9 @@
 // - after a network change or a signaling resume, the connection is repaired with an
 //   ICE restart, or with a new peer connection when the other side (aiortc) answers
 //   from a new one (its DTLS fingerprint changes).
-// Plain ES module, no dependencies.
+// Plain ES module; it needs only signaling.js.
+
+import { messageSessionId } from './signaling.js';
 
 const MESH_KINDS = new Set(['booth', 'expert', 'interpreter', 'guest', 'doccam']);
 const QUALITY_INTERVAL_MS = 2000;
@@ -107,7 +109,14 @@ export class Call extends EventTarget {
     // (a reloaded page): the other side may hold a dead peer connection to us, so we
     // offer to everyone instead of waiting for the smaller ids.
     const rejoining = (signaling.welcome?.sessions ?? []).some((s) => s.session_id === this.sessionId);
+    // What the session's members sent before this Call existed (an offer to a reloaded
+    // page that was still opening its camera) is handled next, in order, once the
+    // caller has had the chance to listen to this Call's events.
+    const early = signaling.claimSession?.(this.sessionId) ?? [];
     this._applySession(session, { offerToAll: rejoining });
+    if (early.length) {
+      queueMicrotask(() => { for (const message of early) this._handleMessage(message); });
+    }
   }
 
   /** Our peer connections by participant id (for diagnostics and tests). */
@@ -144,6 +153,7 @@ export class Call extends EventTarget {
     clearInterval(this._quality);
     this.signaling.removeEventListener('message', this._onMessage);
     this.signaling.removeEventListener('welcome', this._onWelcome);
+    this.signaling.releaseSession?.(this.sessionId);
     for (const peer of this._peers.values()) this._closePeer(peer);
     this._peers.clear();
   }
@@ -151,8 +161,7 @@ export class Call extends EventTarget {
   // --- membership --------------------------------------------------------------------
 
   _handleMessage(message) {
-    // session_update carries its session id inside the snapshot.
-    const sessionId = message.type === 'session_update' ? message.session?.session_id : message.session_id;
+    const sessionId = messageSessionId(message);
     if (this._closed || sessionId !== this.sessionId) return;
     switch (message.type) {
       case 'session_update':

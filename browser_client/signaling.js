@@ -18,6 +18,11 @@ const DEFAULT_REFRESH_S = 300;
 // Close codes after which reconnecting would be wrong (docs/protocol.md §2.3).
 const CLOSE_REPLACED = 4000;
 const CLOSE_POLICY = 1008;
+// Session messages that may arrive before the Call that handles them exists.
+const BACKLOG_TYPES = new Set(['session_update', 'participant', 'signal', 'session_ended']);
+// A backlog is a short bridge (a reloaded page opening its camera), not a store.
+const BACKLOG_MAX_MESSAGES = 500;
+const BACKLOG_MAX_AGE_MS = 60000;
 
 /** The server refused a request, or the connection dropped before its reply. */
 export class SignalingError extends Error {
@@ -33,6 +38,13 @@ export class SignalingError extends Error {
 
 function localError(code, message) {
   return new SignalingError({ code, message });
+}
+
+/** Return the session id a pushed message is about, or null. */
+export function messageSessionId(message) {
+  // session_update carries its session id inside the snapshot.
+  if (message?.type === 'session_update') return message.session?.session_id ?? null;
+  return message?.session_id ?? null;
 }
 
 /** Return seconds to wait before reconnect attempt `attempt` (0-based), with jitter. */
@@ -88,6 +100,11 @@ export class Signaling extends EventTarget {
     this._tokenExpiresAt = null;
     this._reconnectNow = false;
     this._onOnline = () => this._nudge();
+    // Session id -> {since, messages}: pushes for sessions listed in the latest welcome
+    // that no Call has claimed yet (see claimSession).
+    this._backlogs = new Map();
+    this._claimed = new Set();
+    this._lastAlive = null; // performance.now() of the last frame on a socket that dropped
   }
 
   get state() { return this._state; }
@@ -119,6 +136,24 @@ export class Signaling extends EventTarget {
     return this._exchange(ws, { ...message, id }, timeoutS);
   }
 
+  /**
+   * Take over the pushes of `sessionId`: return those that arrived since the latest
+   * welcome listed the session (oldest first) and stop keeping them. A Call does this
+   * when it is made, so that an offer sent while a reloaded page was still opening its
+   * camera is not lost. Until releaseSession, no backlog is kept for the session.
+   */
+  claimSession(sessionId) {
+    this._claimed.add(sessionId);
+    const backlog = this._backlogs.get(sessionId);
+    this._backlogs.delete(sessionId);
+    return backlog?.messages ?? [];
+  }
+
+  /** Give a claimed session back (its Call closed). */
+  releaseSession(sessionId) {
+    this._claimed.delete(sessionId);
+  }
+
   /** Send a message that has no reply (a `signal`); return whether it went out. */
   send(message) {
     const ws = this._ws;
@@ -145,6 +180,7 @@ export class Signaling extends EventTarget {
     this._nudge();
     if (this._ws) this._ws.close(1000, 'client closed');
     this._failPending('signaling was closed');
+    this._backlogs.clear();
     this._setState('closed');
   }
 
@@ -254,13 +290,17 @@ export class Signaling extends EventTarget {
         this._ws = ws;
         this._lastReceived = performance.now();
         const reconnected = !first;
+        // How long we heard nothing: from the last frame on the socket that dropped.
+        const outageS = reconnected && this._lastAlive !== null
+          ? (performance.now() - this._lastAlive) / 1000 : null;
         this._acceptWelcome(welcome);
         this._setState('open');
         if (first) { first = false; resolveFirst(welcome); }
         this.dispatchEvent(new CustomEvent('welcome', {
-          detail: { welcome, resumed: Boolean(welcome.resumed), reconnected },
+          detail: { welcome, resumed: Boolean(welcome.resumed), reconnected, outageS },
         }));
         const reason = await this._watch(ws, welcome);
+        this._lastAlive = this._lastReceived;
         this._ws = null;
         this._failPending('connection lost before the reply', ws);
         if (reason.terminal) {
@@ -298,6 +338,14 @@ export class Signaling extends EventTarget {
 
   _acceptWelcome(welcome) {
     this._welcome = welcome;
+    // Pushes of a listed session may come before anyone has made its Call.
+    const backlogs = new Map();
+    for (const session of welcome.sessions ?? []) {
+      const id = session.session_id;
+      if (this._claimed.has(id)) continue;
+      backlogs.set(id, this._backlogs.get(id) ?? { since: performance.now(), messages: [] });
+    }
+    this._backlogs = backlogs;
     if (welcome.resume_token) {
       this._resumeToken = welcome.resume_token;
       try { this._onResumeToken(welcome.resume_token); } catch (error) { console.error(error); }
@@ -376,8 +424,23 @@ export class Signaling extends EventTarget {
       return;
     }
     if (message.type === 'going_away') ws._onGoingAway?.();
+    this._keep(message);
     // Pushes on a socket that is not (yet) the current one still belong to us: a
     // reconnected member's messages can come before its welcome.
     this.dispatchEvent(new CustomEvent('message', { detail: message }));
+  }
+
+  /** Keep a session's push for the Call that will claim it (bounded in count and age). */
+  _keep(message) {
+    if (!BACKLOG_TYPES.has(message.type)) return;
+    const backlog = this._backlogs.get(messageSessionId(message));
+    if (!backlog) return;
+    if (backlog.messages.length >= BACKLOG_MAX_MESSAGES
+      || performance.now() - backlog.since > BACKLOG_MAX_AGE_MS) {
+      // Nobody claimed it in time: this client does not follow that session.
+      this._backlogs.delete(messageSessionId(message));
+      return;
+    }
+    backlog.messages.push(message);
   }
 }

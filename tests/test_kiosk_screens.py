@@ -50,9 +50,8 @@ CATALOGS = {
     lang: json.loads((KIOSK / "i18n" / f"{lang}.json").read_text()) for lang in ("fi", "sv", "en")
 }
 VIEWPORT = {"width": 1280, "height": 800}
-# axe-core is injected as a script tag, which the kiosk's Content-Security-Policy refuses;
-# the keyboard test runs under the real policy (and fails on any console error).
-AXE_CONTEXT: dict[str, Any] = {"viewport": VIEWPORT, "bypass_csp": True}
+# axe-core runs under the kiosk's real Content-Security-Policy (tests/browser.py run_axe).
+AXE_CONTEXT: dict[str, Any] = {"viewport": VIEWPORT}
 
 # Each language walks from its own kind of site, to the expert who serves that language.
 JOURNEYS = {
@@ -60,6 +59,13 @@ JOURNEYS = {
     "fi": ("lib-kitee", "fi", "kela", "general", "kela.expert", "Anna"),
     "sv": ("th-kaskinen", "sv", "kela", "housing", "kela.expert", "Anna"),
     "en": ("bus-lieksa", "fi", "vero", "tax-card", "vero.expert", "Veroneuvoja"),
+}
+
+# The agency and service names each journey's ready screen shows (from the demo catalog).
+READY_NAMES = {
+    "fi": ("Kela", "Yleiset etuusasiat"),
+    "sv": ("FPA", "Bostadsbidrag"),
+    "en": ("Finnish Tax Administration", "Tax card"),
 }
 
 # What a screen must satisfy besides axe: returns the offending targets and texts.
@@ -131,6 +137,19 @@ async def check(page: Page, name: str, lang: str) -> None:
     assert measured["targets"] == [], f"{name}/{lang}: targets under 64x64: {measured['targets']}"
     assert measured["texts"] == [], f"{name}/{lang}: text under 24 px: {measured['texts']}"
     await screenshot(page, f"kiosk-{name}-{lang}")
+
+
+async def until(page: Page, expression: str, timeout: float = 15_000) -> None:
+    """Wait until a JavaScript expression is true on the page (timeout in ms).
+
+    Playwright's wait_for_function polls by eval inside the page, which the kiosk's
+    Content-Security-Policy refuses; page.evaluate goes through DevTools and is allowed.
+    """
+    deadline = time.monotonic() + timeout / 1000
+    while not await page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout / 1000:g} s: {expression}")
+        await page.wait_for_timeout(50)
 
 
 async def text_of(page: Page, testid: str) -> str:
@@ -213,9 +232,9 @@ async def test_every_screen_in_each_language(
             await page.keyboard.type("3456")  # typing digits on a keyboard works too
             assert await page.get_by_test_id("appointment-code-input").input_value() == "123456"
             await page.keyboard.press("Enter")
-            await page.wait_for_function(
-                "text => document.getElementById('appointment-error').textContent === text",
-                arg=t(lang, "appointment.not_found"),
+            not_found = json.dumps(t(lang, "appointment.not_found"))
+            await until(
+                page, f"document.getElementById('appointment-error').textContent === {not_found}"
             )
             await check(page, "appointment", lang)
             await page.keyboard.press("Escape")
@@ -231,7 +250,8 @@ async def test_every_screen_in_each_language(
             await on_screen(page, "device-check")
             await page.wait_for_selector("[data-testid=device-check-ok]:not([disabled])")
             await video_frames_advancing(page, "#device-video", min_frames=5)
-            await page.wait_for_function(
+            await until(
+                page,
                 "Number(document.getElementById('mic-meter').getAttribute('aria-valuenow')) > 0",
                 timeout=10_000,
             )
@@ -239,10 +259,25 @@ async def test_every_screen_in_each_language(
             await check(page, "device-check", lang)
             await page.get_by_test_id("device-check-ok").click()
 
+            # 6b. Ready: a calm summary of what was chosen, and the button that calls.
+            await on_screen(page, "ready")
+            assert await text_of(page, "ready-agency") == READY_NAMES[lang][0]
+            assert await text_of(page, "ready-service") == READY_NAMES[lang][1]
+            assert await text_of(page, "ready-language") == t(lang, f"lang.{lang}")
+            assert await text_of(page, "ready-interpreter") == t(lang, "lang.ar")
+            await check(page, "ready", lang)
+            # Back to the camera check and forward again: the camera stays on meanwhile.
+            await page.get_by_test_id("ready-back").click()
+            await on_screen(page, "device-check")
+            await page.wait_for_selector("[data-testid=device-check-ok]:not([disabled])")
+            await page.get_by_test_id("device-check-ok").click()
+            await on_screen(page, "ready")
+            await page.get_by_test_id("call-start").click()
+
             # 7. Waiting: position and estimate from the server.
             await on_screen(page, "waiting")
-            await page.wait_for_function(
-                "document.querySelector('[data-testid=queue-position]').textContent === '1'"
+            await until(
+                page, "document.querySelector('[data-testid=queue-position]').textContent === '1'"
             )
             assert await text_of(page, "estimated-wait") == t(lang, "waitshort.minutes", n=5)
             await check(page, "waiting", lang)
@@ -261,7 +296,8 @@ async def test_every_screen_in_each_language(
             call = expert_call
             await eventually(lambda: frames(call) >= 10, timeout=20, message="expert sees booth")
             assert (await text_of(page, "quality")) != ""
-            await page.wait_for_function(
+            await until(
+                page,
                 "document.querySelector('[data-testid=quality]').dataset.level !== 'unknown'",
                 timeout=15_000,
             )
@@ -423,6 +459,7 @@ async def test_a_reloaded_page_goes_straight_back_to_its_call(
             await page.get_by_test_id("service-pension").click()
             await page.wait_for_selector("[data-testid=device-check-ok]:not([disabled])")
             await page.get_by_test_id("device-check-ok").click()
+            await page.get_by_test_id("call-start").click()
             await on_screen(page, "waiting")
             await expert.request({"type": "set_availability", "status": "available"})
             offer = await expert.wait_for(Offer, lambda o: True, timeout=15)

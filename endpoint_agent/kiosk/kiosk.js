@@ -50,7 +50,11 @@ export const INTERPRETING = [
 
 // Screens where the citizen may start over (the top bar's button) and where a long
 // silence asks "are you still there?".
-const START_OVER_SCREENS = new Set(['agencies', 'services', 'interpreter', 'appointment', 'device-check']);
+const START_OVER_SCREENS = new Set([
+  'agencies', 'services', 'interpreter', 'appointment', 'device-check', 'ready',
+]);
+// Screens on which the checked camera and microphone stay open: the call will send them.
+const MEDIA_SCREENS = new Set(['device-check', 'ready', 'waiting', 'call']);
 const UNWATCHED_SCREENS = new Set(['loading', 'waiting', 'call']);
 const WAITING_STATES = new Set(['requested', 'queued', 'offered']);
 const CALL_STATES = new Set(['connecting', 'active']);
@@ -77,7 +81,8 @@ const S = {
   sessionOver: true,
   thanksTimer: null,
   resetting: false,
-  early: null, // session messages that arrived before the Call existed
+  requeueing: false, // asking again for a call that the booth's outage lost
+  lastOutageS: null, // how long the latest signaling outage lasted
 };
 
 let deviceCheck = null;
@@ -134,11 +139,9 @@ function section(name) {
 
 function show(name, { focus = true } = {}) {
   const previous = S.screen;
-  if (previous === 'device-check' && name !== 'device-check') {
-    deviceCheck.pause();
-    // The camera stays on only for the call it was checked for.
-    if (!['waiting', 'call'].includes(name)) deviceCheck.stopTracks();
-  }
+  if (previous === 'device-check' && name !== 'device-check') deviceCheck.pause();
+  // The camera stays on only for the call it was checked for.
+  if (MEDIA_SCREENS.has(previous) && !MEDIA_SCREENS.has(name)) deviceCheck.stopTracks();
   for (const el of document.querySelectorAll('section[data-screen]')) {
     el.hidden = el.dataset.screen !== name;
   }
@@ -170,6 +173,7 @@ const ENTER = {
     $('appointment-choose').hidden = true;
   },
   'device-check': () => enterDeviceCheck(),
+  ready: () => renderReady(),
   waiting: () => attachSelfView('waiting-video'),
   call: () => attachSelfView('self-video'),
   feedback: () => {
@@ -224,7 +228,7 @@ function renderChip() {
   $('interpreter-chip-text').textContent = S.interpreter
     ? t('interpreter.chip', { language: interpreterName() }) : '';
   // Once the call is asked for, the interpreter travels with it.
-  $('interpreter-remove').hidden = ['waiting', 'call', 'device-check'].includes(S.screen);
+  $('interpreter-remove').hidden = MEDIA_SCREENS.has(S.screen);
 }
 
 // --- welcome ---------------------------------------------------------------------------
@@ -557,43 +561,66 @@ function callSummary(key = 'device.summary') {
 
 async function enterDeviceCheck() {
   $('device-summary').textContent = callSummary();
-  const ok = $('device-ok');
-  ok.querySelector('span').textContent = t('device.ok');
   await deviceCheck.open();
 }
 
-async function startCall() {
-  const ok = $('device-ok');
-  if (ok.disabled) return;
-  ok.disabled = true;
-  ok.querySelector('span').textContent = t('device.calling');
+/** The calm last step: what the call is about, and the button that starts it. */
+function renderReady() {
+  $('ready-icon').querySelector('use').setAttribute('href', `${ICONS}#${agencyIconName(S.agency ?? {})}`);
+  $('ready-agency').textContent = localized(S.agency?.name);
+  $('ready-service').textContent = localized(S.service?.name);
+  $('ready-language').textContent = languageName(S.callLanguage);
+  $('ready-interpreter').textContent = interpreterName();
+  $('ready-interpreter-row').hidden = !S.interpreter;
+  const start = $('call-start');
+  start.disabled = false;
+  start.querySelector('span').textContent = t('ready.start');
+}
+
+/** The call_request for what the citizen chose. */
+function callRequest() {
   const request = {
     type: 'call_request', agency: S.agency.id, service: S.service.id, language: S.callLanguage,
   };
   if (S.interpreter) request.interpreter = { language: S.interpreter.language, modality: S.interpreter.modality };
+  return request;
+}
+
+async function startCall() {
+  const start = $('call-start');
+  if (start.disabled) return;
+  start.disabled = true;
+  start.querySelector('span').textContent = t('device.calling');
   try {
     if (S.signaling?.state !== 'open') throw Object.assign(new Error('offline'), { code: 'closed' });
-    const reply = await S.signaling.request(request);
+    const reply = await S.signaling.request(callRequest());
     enterSession(reply.session, { fresh: true });
   } catch (error) {
     console.warn('call_request', error);
-    ok.querySelector('span').textContent = t('device.ok');
-    ok.disabled = !deviceCheck.stream;
-    if (error.code === 'closed' && error.field === 'agency') {
-      const agency = { ...S.agency, open: false, next_opening: error.nextOpening };
-      refreshCatalog();
-      show('agencies');
-      showClosed(agency);
-      return;
-    }
-    const known = ['unavailable', 'rate_limited', 'conflict'].includes(error.code);
-    message({
-      iconName: 'warning',
-      title: t('call.error.title'),
-      text: t(known ? `call.error.${error.code}` : 'call.error.generic'),
-      onClose: error.code === 'conflict' ? () => privacyReset() : null,
-    });
+    start.querySelector('span').textContent = t('ready.start');
+    start.disabled = false;
+    showCallError(error);
   }
+}
+
+/** Explain a refused call_request: a closed agency, or a plain error. */
+function showCallError(error, { text = null } = {}) {
+  if (error.code === 'closed' && error.field === 'agency') {
+    const agency = { ...S.agency, open: false, next_opening: error.nextOpening };
+    refreshCatalog();
+    show('agencies');
+    showClosed(agency);
+    return;
+  }
+  const known = ['unavailable', 'rate_limited', 'conflict'].includes(error.code);
+  const reason = t(known ? `call.error.${error.code}` : 'call.error.generic');
+  message({
+    iconName: 'warning',
+    title: t('call.error.title'),
+    text: text ?? reason,
+    extra: text ? reason : null,
+    onClose: error.code === 'conflict' ? () => privacyReset() : null,
+  });
 }
 
 // --- the session: waiting and the call -------------------------------------------------
@@ -606,9 +633,15 @@ function attachSelfView(videoId) {
   }
 }
 
+function liveSession() {
+  return S.session && !S.sessionOver ? S.session : null;
+}
+
 function enterSession(session, { fresh = false } = {}) {
   S.session = session;
   S.sessionOver = false;
+  // A reloaded or relaunched page rejoins this call with it (GET /api/kiosk).
+  if (S.signaling?.resumeToken) agent.storeResumeToken(S.signaling.resumeToken);
   S.inCall = false;
   S.leaving = false;
   $('waiting-notice').hidden = true;
@@ -641,15 +674,8 @@ function createCall(session) {
   call.addEventListener('connection', mine(onPeerConnection));
   call.addEventListener('quality', mine(renderQuality));
   call.addEventListener('ended', mine(onSessionEnded));
-  // A reloaded page opens its camera before it can make the Call: what the other side
-  // signalled meanwhile (an offer, its candidates) is handed over now, in order.
-  const early = S.early ?? [];
-  S.early = null;
-  for (const msg of early) {
-    if (msg.session_id === session.session_id) {
-      S.signaling.dispatchEvent(new CustomEvent('message', { detail: msg }));
-    }
-  }
+  // What the others signalled while a reloaded page was opening its camera was kept by
+  // the signaling client; the Call replays it itself.
 }
 
 function applySession(session) {
@@ -811,10 +837,67 @@ function closeCall() {
   $('waiting-video').srcObject = null;
 }
 
+/** Whether a call that ended under us was lost to this booth's own outage. */
+function lostToOutage(reason) {
+  if (S.leaving || S.resetting) return false;
+  if (reason === 'booth_lost') return true;
+  if (reason !== 'gone') return false;
+  // It ended while we were away. A waiting call ends only when the booth cancels or is
+  // lost; a call in progress may also have been ended by the expert meanwhile, so only
+  // an outage as long as the grace period (less the server's presence refresh, at most
+  // 5 s) can have lost it.
+  if (!S.inCall) return true;
+  const grace = S.signaling?.welcome?.grace_period_s ?? 30;
+  return (S.lastOutageS ?? 0) >= grace - Math.min(5, grace / 3);
+}
+
+/** The server ended the call because this booth was gone too long: ask again, in front. */
+async function requeueAfterOutage(previousId) {
+  if (S.requeueing) return;
+  S.requeueing = true;
+  S.sessionOver = true;
+  S.inCall = false;
+  closeCall();
+  S.session = null;
+  try {
+    if (S.signaling?.state !== 'open') throw Object.assign(new Error('offline'), { code: 'closed' });
+    let reply;
+    try {
+      reply = await S.signaling.request({ ...callRequest(), previous_session: previousId });
+    } catch (error) {
+      // The server no longer knows the old call (a node without a shared store
+      // restarted): a normal place in the queue is the best there is.
+      if (error.code !== 'not_found' || error.field !== 'previous_session') throw error;
+      reply = await S.signaling.request(callRequest());
+    }
+    enterSession(reply.session);
+    attachSelfView('waiting-video');
+    const notice = $('waiting-notice');
+    notice.textContent = t('waiting.requeued');
+    notice.hidden = false;
+  } catch (error) {
+    console.warn('call_request after an outage', error);
+    deviceCheck.stopTracks();
+    show('agencies');
+    if (!(error.code === 'closed' && error.field === 'agency')) refreshCatalog();
+    showCallError(error, { text: t('waiting.lost') });
+  } finally {
+    S.requeueing = false;
+  }
+}
+
 function onSessionEnded({ state, reason }) {
   const sessionId = S.session?.session_id;
+  if (sessionId && lostToOutage(reason)) {
+    requeueAfterOutage(sessionId).catch((error) => {
+      console.error(error);
+      showError();
+    });
+    return;
+  }
   const wasInCall = S.inCall;
   S.sessionOver = true;
+  agent.storeResumeToken(null);
   closeCall();
   if (wasInCall) {
     S.feedbackSessionId = sessionId;
@@ -933,7 +1016,8 @@ async function privacyReset() {
   for (const input of document.querySelectorAll('input, textarea')) input.value = '';
   for (const id of ['agency-tiles', 'service-tiles', 'interpreter-tiles', 'captions']) $(id).replaceChildren();
   for (const id of ['expert-name', 'interpreter-name', 'queue-position', 'estimated-wait', 'queue-state',
-    'waiting-summary', 'device-summary', 'services-agency', 'appointment-error', 'interpreter-chip-text',
+    'waiting-summary', 'device-summary', 'ready-agency', 'ready-service', 'ready-language',
+    'ready-interpreter', 'services-agency', 'appointment-error', 'interpreter-chip-text',
     'message-title', 'message-text', 'message-extra', 'announcer']) {
     $(id).textContent = '';
   }
@@ -957,15 +1041,11 @@ async function connectSignaling() {
     url: S.config.server_url,
     getToken: agent.freshToken,
     resumeToken: S.config.resume_token ?? null,
-    onResumeToken: (token) => agent.storeResumeToken(token),
+    // The agent keeps it only while a call is live: nothing of a finished visit stays.
+    onResumeToken: (token) => { if (liveSession()) agent.storeResumeToken(token); },
   });
   S.signaling = signaling;
   signaling.addEventListener('message', onServerMessage);
-  signaling.addEventListener('message', ({ detail }) => {
-    if (S.early && !S.call && detail.session_id && detail.type !== 'queue_status' && S.early.length < 500) {
-      S.early.push(detail);
-    }
-  });
   signaling.addEventListener('state', ({ detail }) => {
     if (S.signaling !== signaling) return;
     renderReconnecting();
@@ -974,9 +1054,11 @@ async function connectSignaling() {
       showError('error.connection');
     }
   });
+  // Registered before any Call's: a Call that finds its session gone on this welcome
+  // ends with the outage already known (lostToOutage).
   signaling.addEventListener('welcome', ({ detail }) => {
     if (S.signaling !== signaling) return;
-    if (!S.call) S.early = [];
+    S.lastOutageS = detail.outageS ?? null;
     if (!detail.reconnected) return;
     if (['agencies', 'services'].includes(S.screen)) refreshCatalog();
   });
@@ -1079,7 +1161,8 @@ function wire() {
     input.removeAttribute('aria-invalid');
     $('appointment-error').textContent = '';
   });
-  $('device-ok').addEventListener('click', guarded(startCall));
+  $('device-ok').addEventListener('click', () => { if (!$('device-ok').disabled) show('ready'); });
+  $('call-start').addEventListener('click', guarded(startCall));
   $('call-cancel').addEventListener('click', guarded(cancelCall));
   $('end-call').addEventListener('click', guarded(endCall));
   $('mute').addEventListener('click', toggleMute);

@@ -1,0 +1,553 @@
+"""The kiosk's call survives what a booth's network and the servers do to it.
+
+Real everything, and the booth on its own network as a booth PC is: a network namespace
+(tests/netns.py) joined to the host by a veth pair. Inside it run `etapiste booth
+--no-kiosk-browser --fake-devices` and Chromium (started by Playwright through a wrapper
+that execs it under `ip netns exec`). On the host run `etapiste serve` on the Redis store,
+listening on every address, and the aiortc expert (signaling.client), which reaches the
+node over loopback; the only way between the kiosk and the expert is the veth, so media
+crosses it. The kiosk is walked into a Kela call as a citizen would, then:
+
+- the booth's network goes down for 10 s and comes back: media resumes both ways, no click;
+- the node is killed (or stopped with going_away) and a new one starts on the same port and
+  Redis: the page and the expert resume the same session, and media never stops;
+- the booth's address changes (a bus changes carrier): ICE restarts and media comes back.
+
+Each test prints its measured recovery times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from signaling.client import Call, SignalingClient, SyntheticCamera, SyntheticMicrophone
+from signaling.protocol import Offer, SessionEnded
+
+from .browser import (
+    CHROMIUM_ARGS,
+    open_page,
+    require_chromium,
+    screenshot,
+    video_frames_advancing,
+)
+from .netns import Namespace, network_namespace
+from .support import REPO, ServeProcess, eventually, frames, staff_client
+
+pytestmark = [pytest.mark.browser, pytest.mark.redis]
+
+VIEWPORT = {"width": 1280, "height": 800}
+OUTAGE_S = 10.0
+RECOVERY_BOUND_S = 20.0
+NEW_FRAMES = 10  # "media resumed" = this many new decoded video frames
+# After an address change nothing tells the page at once: the signaling socket is found
+# dead by its liveness ping (10 s of silence + 5 s), then ICE restarts.
+ADDRESS_BOUND_S = 30.0
+
+
+class NamespacedBooth:
+    """A real `etapiste booth` inside a network namespace; its kiosk URL is read from stdout."""
+
+    def __init__(self, ns: Namespace, server: str, site: str = "lib-kitee") -> None:
+        self.ns = ns
+        self.server = server
+        self.site = site
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.log_path = Path(tempfile.gettempdir()) / f"etapiste-booth-{ns.name}.log"
+
+    async def start(self) -> str:
+        command = [sys.executable, "-m", "etapiste", "booth", "--site", self.site]
+        command += ["--server", self.server, "--port", "0", "--no-kiosk-browser"]
+        command += ["--fake-devices"]
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                self.ns.exec_command(*command),
+                cwd=REPO,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                stdout=subprocess.PIPE,
+                stderr=log,
+            )
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(self.proc.stdout.readline), 20)
+        self.url = line.decode().strip()
+        if not self.url.startswith("http://127.0.0.1:"):
+            raise RuntimeError(f"booth in {self.ns.name} printed {line!r} ({self.log_path})")
+        return self.url
+
+    async def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(self.proc.wait, 15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                await asyncio.to_thread(self.proc.wait, 10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+@contextlib.asynccontextmanager
+async def chromium_in(ns: Namespace, tmp_path: Path) -> AsyncIterator[Browser]:
+    """Run the system Chromium inside the namespace (Playwright talks to it over a pipe)."""
+    wrapper = ns.write_wrapper(tmp_path / "chromium-in-netns", str(require_chromium()))
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=wrapper, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+# --- watching the call ---------------------------------------------------------------------
+
+_SAMPLE = """() => {
+  const video = document.querySelector('[data-testid=remote-video]');
+  const quality = video && video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : null;
+  const banner = document.getElementById('reconnecting');
+  return {
+    diag: window.kioskDiagnostics ? window.kioskDiagnostics() : null,
+    banner: Boolean(banner && !banner.hidden && banner.checkVisibility()),
+    frames: quality ? quality.totalVideoFrames : 0,
+  };
+}"""
+
+
+def _after(seconds: float | None) -> str:
+    return "no" if seconds is None else f"after {seconds:.2f} s"
+
+
+@dataclass
+class Sample:
+    at: float
+    screen: str | None
+    signaling: str | None
+    peers: dict[str, dict[str, str]]
+    banner: bool
+    kiosk_frames: int  # cumulative new frames on the kiosk's remote video (across resets)
+    expert_frames: int
+
+
+@dataclass
+class Watch:
+    """Samples the kiosk and the expert every 100 ms while a test disturbs the call."""
+
+    page: Page
+    expert_call: Call
+    samples: list[Sample] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    _raw_frames: int | None = None
+    _total_frames: int = 0
+    _task: asyncio.Task[None] | None = None
+
+    async def sample(self) -> Sample:
+        raw: dict[str, Any] = await self.page.evaluate(_SAMPLE)
+        now = int(raw["frames"])
+        # A new MediaStream on the <video> (a new peer connection) starts its count at 0.
+        if self._raw_frames is not None:
+            self._total_frames += now - self._raw_frames if now >= self._raw_frames else now
+        self._raw_frames = now
+        diag = raw["diag"] or {}
+        sample = Sample(
+            at=time.monotonic(),
+            screen=diag.get("screen"),
+            signaling=diag.get("signaling"),
+            peers=diag.get("peers") or {},
+            banner=bool(raw["banner"]),
+            kiosk_frames=self._total_frames,
+            expert_frames=frames(self.expert_call),
+        )
+        self.samples.append(sample)
+        return sample
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.sample()
+            except Exception as exc:  # the page navigating, say: keep watching
+                self.errors.append(repr(exc))
+            await asyncio.sleep(0.1)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="watch-kiosk")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def last(self) -> Sample:
+        assert self.samples, "no sample yet"
+        return self.samples[-1]
+
+    async def recovered_after(
+        self, since: float, timeout: float = RECOVERY_BOUND_S
+    ) -> tuple[float, float]:
+        """Return seconds from ``since`` until each side decoded NEW_FRAMES new frames."""
+        base = next((s for s in self.samples if s.at >= since), None) or self.last()
+        kiosk_at: float | None = None
+        expert_at: float | None = None
+        deadline = since + timeout
+        while kiosk_at is None or expert_at is None:
+            now = self.last()
+            if kiosk_at is None and now.kiosk_frames - base.kiosk_frames >= NEW_FRAMES:
+                kiosk_at = now.at - since
+            if expert_at is None and now.expert_frames - base.expert_frames >= NEW_FRAMES:
+                expert_at = now.at - since
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"media did not resume within {timeout} s: kiosk {_after(kiosk_at)} "
+                    f"({now.kiosk_frames - base.kiosk_frames} new frames), expert "
+                    f"{_after(expert_at)} ({now.expert_frames - base.expert_frames} new frames)"
+                    f"\n{self.timeline()}"
+                )
+            await asyncio.sleep(0.05)
+        return kiosk_at, expert_at
+
+    def between(self, start: float, end: float) -> list[Sample]:
+        return [s for s in self.samples if start <= s.at <= end]
+
+    def timeline(self, origin: float | None = None) -> str:
+        """Return every change of the kiosk's state, one line each (for failure messages)."""
+        origin = origin if origin is not None else (self.samples[0].at if self.samples else 0)
+        lines: list[str] = []
+        previous: tuple[Any, ...] | None = None
+        for s in self.samples:
+            peer_states = tuple(
+                sorted((k, v.get("ice"), v.get("connection")) for k, v in s.peers.items())
+            )
+            state = (s.screen, s.signaling, s.banner, peer_states)
+            if state != previous:
+                lines.append(
+                    f"  {s.at - origin:7.2f} s screen={s.screen} signaling={s.signaling} "
+                    f"banner={s.banner} peers={list(peer_states)} "
+                    f"frames kiosk={s.kiosk_frames} expert={s.expert_frames}"
+                )
+                previous = state
+        return "\n".join(lines[-60:])
+
+
+# --- the rig: a booth in a namespace, in a call with an aiortc expert ---------------------
+
+
+@dataclass
+class Rig:
+    ns: Namespace
+    node: ServeProcess
+    booth: NamespacedBooth
+    page: Page
+    expert: SignalingClient
+    expert_call: Call
+    session_id: str
+    expert_participant: str
+    console_errors: list[str]
+
+
+async def on_screen(page: Page, name: str, timeout: float = 15_000) -> None:
+    await page.wait_for_selector(f'section[data-screen="{name}"]:not([hidden])', timeout=timeout)
+
+
+WAITING_SCREEN = 'section[data-screen="waiting"]:not([hidden])'
+
+
+async def walk_into_a_call(page: Page, url: str, expert: SignalingClient) -> tuple[str, Call]:
+    """The citizen: suomi -> Kela -> general -> device check -> start; the expert answers."""
+    await page.goto(url)
+    await on_screen(page, "welcome")
+    await page.get_by_test_id("lang-fi").click()
+    await on_screen(page, "agencies")
+    await page.get_by_test_id("agency-kela").click()
+    await on_screen(page, "services")
+    await page.get_by_test_id("service-general").click()
+    await on_screen(page, "device-check")
+    await page.wait_for_selector("[data-testid=device-check-ok]:not([disabled])")
+    await page.get_by_test_id("device-check-ok").click()
+    # A calm "ready" step with the call-start button follows the device check.
+    ready_or_waiting = 'section[data-screen="ready"]:not([hidden]), ' + WAITING_SCREEN
+    await page.wait_for_selector(ready_or_waiting, timeout=15_000)
+    if await page.locator('section[data-screen="ready"]').is_visible():
+        await page.get_by_test_id("call-start").click()
+    await page.wait_for_selector(WAITING_SCREEN, timeout=15_000)
+    await expert.request({"type": "set_availability", "status": "available"})
+    offer = await expert.wait_for(Offer, lambda o: True, timeout=15)
+    expert_call = Call(expert, offer.session_id, [SyntheticCamera(), SyntheticMicrophone()])
+    expert_call.start()
+    await expert.request({"type": "offer_accept", "session_id": offer.session_id})
+    return offer.session_id, expert_call
+
+
+@contextlib.asynccontextmanager
+async def booth_in_a_call(tmp_path: Path, node: ServeProcess, ns: Namespace) -> AsyncIterator[Rig]:
+    """A namespaced booth and Chromium whose kiosk is in a call with media both ways."""
+    booth = NamespacedBooth(ns, f"http://{ns.host_address}:{node.port}")
+    expert: SignalingClient | None = None
+    expert_call: Call | None = None
+    try:
+        url = await booth.start()
+        async with (
+            chromium_in(ns, tmp_path) as browser,
+            open_page(browser, viewport=VIEWPORT) as tab,
+        ):
+            page = tab.page
+            expert = await staff_client(node.base_url, "kela.expert")
+            session_id, expert_call = await walk_into_a_call(page, url, expert)
+            await on_screen(page, "call")
+            await video_frames_advancing(page, "[data-testid=remote-video]", timeout=30)
+            call = expert_call
+            await eventually(lambda: frames(call) >= 10, timeout=30, message="expert sees booth")
+            diag = await page.evaluate("kioskDiagnostics()")
+            (expert_participant,) = diag["peers"]
+            assert diag["peers"][expert_participant]["connection"] == "connected", diag
+            yield Rig(
+                ns,
+                node,
+                booth,
+                page,
+                expert,
+                expert_call,
+                session_id,
+                expert_participant,
+                tab.console.errors,
+            )
+    finally:
+        if expert_call is not None:
+            await expert_call.close()
+        if expert is not None:
+            await expert.close()
+        await booth.stop()
+
+
+async def end_the_same_call(rig: Rig) -> None:
+    """The citizen ends the call: the expert's session (the one from before) ends."""
+    await rig.page.get_by_test_id("end-call").click()
+    await on_screen(rig.page, "feedback")
+    ended = await rig.expert.wait_for(
+        SessionEnded, lambda m: m.session_id == rig.session_id, timeout=10
+    )
+    assert ended.session_id == rig.session_id
+
+
+def unexpected_errors(errors: list[str]) -> list[str]:
+    """Console errors other than the network's own failures (which an outage causes)."""
+    network = ("ERR_", "WebSocket", "net::", "Failed to fetch", "NetworkError")
+    return [e for e in errors if not any(word in e for word in network)]
+
+
+@pytest.fixture
+def ns() -> Iterator[Namespace]:
+    with network_namespace() as namespace:
+        yield namespace
+
+
+# --- the tests ------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("side", ["ns", "host"])
+async def test_booth_network_offline_for_10_s_media_resumes_without_a_click(
+    tmp_path: Path, redis_url: str, ns: Namespace, side: str
+) -> None:
+    node = ServeProcess(redis_url, f"res-{side}-node", host="0.0.0.0")
+    await node.start()
+    try:
+        async with booth_in_a_call(tmp_path, node, ns) as rig:
+            watch = Watch(rig.page, rig.expert_call)
+            watch.start()
+            try:
+                await asyncio.sleep(1.0)
+                before = watch.last()
+                assert before.screen == "call" and not before.banner, watch.timeline()
+
+                # The booth's network goes away (its own interface, or the far end's carrier).
+                down = time.monotonic()
+                rig.ns.link_down(side)
+                shot = False
+                while time.monotonic() - down < OUTAGE_S:
+                    if not shot and watch.last().banner:
+                        await screenshot(rig.page, "kiosk-reconnecting-fi")
+                        shot = True
+                        print(f"reconnecting banner after {time.monotonic() - down:.2f} s")
+                    await asyncio.sleep(0.1)
+                up = time.monotonic()
+                rig.ns.link_up(side)
+
+                during = watch.between(down + 3.0, up)
+                assert during, watch.timeline(down)
+                stalled = during[-1].expert_frames - during[0].expert_frames
+                assert stalled < NEW_FRAMES, (
+                    f"media still flowed while the link was down ({stalled})"
+                )
+                assert any(s.banner for s in watch.between(down, up)), (
+                    "the reconnecting banner never showed during the outage\n"
+                    + watch.timeline(down)
+                )
+                assert shot
+
+                kiosk_s, expert_s = await watch.recovered_after(up)
+                print(
+                    f"network down {OUTAGE_S:.0f} s ({side} side): media back "
+                    f"{kiosk_s:.2f} s (kiosk) and {expert_s:.2f} s (expert) after link up"
+                )
+                await eventually(lambda: not watch.last().banner, timeout=15, message="banner gone")
+                print(watch.timeline(down))
+
+                # Same call: never left the call screen, same expert peer, same session.
+                after = watch.last()
+                assert {s.screen for s in watch.samples} == {"call"}, watch.timeline(down)
+                assert list(after.peers) == [rig.expert_participant], after.peers
+                assert len(rig.expert_call.received) == 1, rig.expert_call.received.keys()
+            finally:
+                await watch.stop()
+            await end_the_same_call(rig)
+            assert not unexpected_errors(rig.console_errors), rig.console_errors
+    finally:
+        node.kill()
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("stop", ["kill", "terminate"])
+async def test_signaling_node_restarted_on_redis_mid_call_the_call_survives(
+    tmp_path: Path, redis_url: str, ns: Namespace, stop: str
+) -> None:
+    first = ServeProcess(redis_url, f"res-{stop}-a", host="0.0.0.0")
+    await first.start()
+    second = ServeProcess(redis_url, f"res-{stop}-b", port=first.port, host="0.0.0.0")
+    try:
+        async with booth_in_a_call(tmp_path, first, ns) as rig:
+            watch = Watch(rig.page, rig.expert_call)
+            watch.start()
+            try:
+                await asyncio.sleep(1.0)
+                killed = time.monotonic()
+                if stop == "kill":
+                    first.kill()
+                else:
+                    assert await first.terminate() == 0
+                await eventually(
+                    lambda: watch.last().signaling == "reconnecting",
+                    timeout=15,
+                    message="the page notices the node is gone",
+                )
+                await asyncio.sleep(2.0)  # no node at all for a while
+                await second.start()
+                started = time.monotonic()
+                await eventually(
+                    lambda: watch.last().signaling == "open",
+                    timeout=20,
+                    message="the page back on the new node",
+                )
+                page_back = time.monotonic() - started
+                welcome = await rig.expert.connect()
+                assert [s.session_id for s in welcome.sessions] == [rig.session_id]
+                assert welcome.resumed and welcome.node_id == second.node_id
+                await rig.expert_call.resumed(welcome.sessions[0])
+
+                # Media is peer to peer: it never stopped; it is still flowing now.
+                kiosk_s, expert_s = await watch.recovered_after(time.monotonic())
+                samples = watch.between(killed, time.monotonic())
+                stalls = longest_stall(samples)
+                print(
+                    f"node {stop}: page back on the new node {page_back:.2f} s after it started "
+                    f"({time.monotonic() - killed:.1f} s after the {stop}); longest media stall "
+                    f"kiosk {stalls[0]:.2f} s, expert {stalls[1]:.2f} s; {NEW_FRAMES} new frames "
+                    f"in {kiosk_s:.2f} s / {expert_s:.2f} s"
+                )
+                assert stalls[0] < 2.0 and stalls[1] < 2.0, watch.timeline(killed)
+                after = watch.last()
+                assert {s.screen for s in watch.samples} == {"call"}, watch.timeline(killed)
+                assert list(after.peers) == [rig.expert_participant], after.peers
+                assert after.peers[rig.expert_participant]["connection"] == "connected"
+            finally:
+                await watch.stop()
+            # Signaling works end to end again, through the new node, for the same session.
+            await end_the_same_call(rig)
+            unexpected = [
+                e for e in unexpected_errors(rig.console_errors) if "CONNECTION_REFUSED" not in e
+            ]
+            assert not unexpected, rig.console_errors
+    finally:
+        first.kill()
+        second.kill()
+
+
+def longest_stall(samples: list[Sample]) -> tuple[float, float]:
+    """Return the longest time (s) between new frames on the kiosk and at the expert.
+
+    Sampled every 100 ms, so about 0.1 s is the floor.
+    """
+    result = []
+    for key in ("kiosk_frames", "expert_frames"):
+        changes = [
+            b.at
+            for a, b in zip(samples, samples[1:], strict=False)
+            if getattr(b, key) != getattr(a, key)
+        ]
+        edges = [samples[0].at, *changes, samples[-1].at] if samples else []
+        result.append(max((b - a for a, b in zip(edges, edges[1:], strict=False)), default=0.0))
+    return result[0], result[1]
+
+
+# Known bug (browser_client/signaling.js, Signaling._watch): when the liveness `ping` gets
+# no answer the client calls ws.close(3001) and then waits for the socket's `close` event
+# before it reconnects. On a dead path (the old source address is gone) the closing
+# handshake never completes, and Chromium gives up on it only after its own timeout: the
+# page stays "open" on a dead socket for about 79 s, the ICE restart offer it sends goes
+# into that socket, the server's grace period (30 s after its heartbeat notices, ~15 s)
+# runs out, and the call is lost (the page shows "waiting" again). With _watch resolving
+# at once on the ping timeout, media came back 18.8 s (kiosk) / 19.0 s (expert) after the
+# change. Remove this marker when signaling.js is fixed (strict: a pass fails the run).
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="signaling.js waits for a close handshake on a dead socket after a missed pong",
+)
+@pytest.mark.timeout(240)
+async def test_booth_address_changes_mid_call_ice_restart_brings_media_back(
+    tmp_path: Path, redis_url: str, ns: Namespace
+) -> None:
+    node = ServeProcess(redis_url, "res-address-node", host="0.0.0.0")
+    await node.start()
+    try:
+        async with booth_in_a_call(tmp_path, node, ns) as rig:
+            watch = Watch(rig.page, rig.expert_call)
+            watch.start()
+            try:
+                await asyncio.sleep(1.0)
+                changed = time.monotonic()
+                old = rig.ns.ns_address
+                new = rig.ns.change_address(3)
+                print(f"booth address {old} -> {new}")
+                kiosk_s, expert_s = await watch.recovered_after(changed, timeout=ADDRESS_BOUND_S)
+                print(
+                    f"address change: media back {kiosk_s:.2f} s (kiosk) and "
+                    f"{expert_s:.2f} s (expert) after the change"
+                )
+                print(watch.timeline(changed))
+                await eventually(lambda: watch.last().signaling == "open", timeout=30)
+                after = watch.last()
+                assert {s.screen for s in watch.samples} == {"call"}, watch.timeline(changed)
+                assert list(after.peers) == [rig.expert_participant], after.peers
+            finally:
+                await watch.stop()
+            await end_the_same_call(rig)
+    finally:
+        node.kill()

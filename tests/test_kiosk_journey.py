@@ -1,0 +1,355 @@
+"""The citizen's journeys through the kiosk, end to end, in real Chromium.
+
+A real `etapiste serve` (Redis store where the test reads the events log) and a real
+`etapiste booth --no-kiosk-browser --fake-devices` serve the page; aiortc experts and
+other booths are `signaling.client` clients. The screens themselves (axe, sizes,
+screenshots) are tests/test_kiosk_screens.py's business; these tests follow the visit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from playwright.async_api import Browser, Page, WebSocketRoute
+
+from signaling.client import Call, SignalingClient, SyntheticCamera, SyntheticMicrophone
+from signaling.directory import DEMO_CONFIG
+from signaling.protocol import CallQueued, Offer, QueueStatus, SessionEnded
+from signaling.store import open_store
+
+from .browser import launch_chromium, open_page, video_frames_advancing
+from .support import (
+    ServeProcess,
+    booth_client,
+    eventually,
+    frames,
+    staff_client,
+)
+from .test_kiosk_screens import VIEWPORT, check, on_screen, start_booth, t, text_of, until
+
+pytestmark = [pytest.mark.browser]
+
+KELA_GENERAL = {"type": "call_request", "agency": "kela", "service": "general", "language": "fi"}
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with launch_chromium() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+async def redis_node(redis_url: str) -> AsyncIterator[ServeProcess]:
+    server = ServeProcess(redis_url, "journey-node")
+    await server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+async def events_of(redis_url: str, kind: str) -> list[dict[str, Any]]:
+    """Return the events log's entries of one kind (oldest first)."""
+    store = open_store(redis_url)
+    try:
+        return [event for _, event in await store.read_events() if event["kind"] == kind]
+    finally:
+        await store.close()
+
+
+async def ask_for_kela(page: Page) -> None:
+    """From the greeting to the waiting screen: suomi, Kela, general, devices, call."""
+    await on_screen(page, "welcome")
+    await page.get_by_test_id("lang-fi").click()
+    await page.get_by_test_id("agency-kela").click()
+    await page.get_by_test_id("service-general").click()
+    await page.wait_for_selector("[data-testid=device-check-ok]:not([disabled])")
+    await page.get_by_test_id("device-check-ok").click()
+    await on_screen(page, "ready")
+    await page.get_by_test_id("call-start").click()
+    await on_screen(page, "waiting")
+
+
+async def answer(expert: SignalingClient) -> tuple[Offer, Call]:
+    """Go available, take the first call offered and start aiortc media on it."""
+    await expert.request({"type": "set_availability", "status": "available"})
+    offer = await expert.wait_for(Offer, timeout=15)
+    call = Call(expert, offer.session_id, [SyntheticCamera(), SyntheticMicrophone()])
+    call.start()
+    await expert.request({"type": "offer_accept", "session_id": offer.session_id})
+    return offer, call
+
+
+async def position(page: Page) -> str:
+    return await text_of(page, "queue-position")
+
+
+@pytest.mark.redis
+@pytest.mark.timeout(150)
+async def test_cancel_while_waiting_then_call_again(
+    browser: Browser, redis_node: ServeProcess, redis_url: str
+) -> None:
+    booth = await start_booth(redis_node, "lib-kitee")
+    expert = await staff_client(redis_node.base_url, "kela.expert")
+    expert_call: Call | None = None
+    try:
+        async with open_page(browser, viewport=VIEWPORT) as tab:
+            page = tab.page
+            await page.goto(booth.url)
+            # No expert is available: the call waits until the citizen cancels it.
+            await ask_for_kela(page)
+            await until(
+                page, "document.querySelector('[data-testid=queue-position]').textContent === '1'"
+            )
+            await page.get_by_test_id("call-cancel").click()
+            await on_screen(page, "agencies")
+            # The camera went off with the call.
+            assert await page.evaluate(
+                "[...document.querySelectorAll('video')].every((v) => v.srcObject === null)"
+            )
+
+            async def abandoned() -> bool:
+                ended = await events_of(redis_url, "session_ended")
+                return any(
+                    e["site"] == "lib-kitee"
+                    and (e["state"], e["reason"]) == ("abandoned", "cancelled")
+                    for e in ended
+                )
+
+            await eventually(abandoned, timeout=5, message="session_ended abandoned/cancelled")
+
+            # The next call from the same visit works: an expert answers, media flows.
+            await page.get_by_test_id("agency-kela").click()
+            await page.get_by_test_id("service-general").click()
+            await page.wait_for_selector("[data-testid=device-check-ok]:not([disabled])")
+            await page.get_by_test_id("device-check-ok").click()
+            await page.get_by_test_id("call-start").click()
+            await on_screen(page, "waiting")
+            _, expert_call = await answer(expert)
+            await on_screen(page, "call")
+            await video_frames_advancing(page, "[data-testid=remote-video]")
+            call = expert_call
+            await eventually(lambda: frames(call) >= 10, timeout=20, message="expert sees booth")
+            assert len(await events_of(redis_url, "session_requested")) == 2
+            assert tab.console.errors == [], tab.console.dump()
+    finally:
+        if expert_call is not None:
+            await expert_call.close()
+        await expert.close()
+        await booth.stop()
+
+
+@pytest.mark.redis
+@pytest.mark.timeout(150)
+async def test_expert_ends_feedback_is_recorded_and_nothing_of_the_visit_stays(
+    browser: Browser, redis_node: ServeProcess, redis_url: str
+) -> None:
+    booth = await start_booth(redis_node, "lib-kitee")
+    expert = await staff_client(redis_node.base_url, "kela.expert")
+    expert_call: Call | None = None
+    try:
+        async with open_page(browser, viewport=VIEWPORT) as tab:
+            page = tab.page
+            await page.goto(booth.url)
+            await ask_for_kela(page)
+            offer, expert_call = await answer(expert)
+            await on_screen(page, "call")
+            await video_frames_advancing(page, "[data-testid=remote-video]")
+            # While the call is live, the agent holds its resume token for a reload.
+            async with aiohttp.ClientSession() as http:
+                async with http.get(booth.url + "api/kiosk") as response:
+                    assert (await response.json())["resume_token"] is not None
+
+            # The expert ends the call: the citizen is asked how it went.
+            await expert.request(
+                {"type": "session_end", "session_id": offer.session_id, "outcome": "resolved"}
+            )
+            await on_screen(page, "feedback")
+            assert await page.evaluate(
+                "[...document.querySelectorAll('video')].every((v) => v.srcObject === null)"
+            )
+            await page.get_by_test_id("feedback-4").click()
+            await page.get_by_test_id("feedback-thanks").wait_for()
+
+            async def recorded() -> bool:
+                given = await events_of(redis_url, "feedback_given")
+                return [(e["session_id"], e["feedback"]) for e in given] == [(offer.session_id, 4)]
+
+            await eventually(recorded, timeout=5, message="feedback_given 4 in the events log")
+
+            # The privacy reset brings a fresh greeting with nothing of the visit.
+            await page.evaluate("window.visitMarker = 'citizen'")
+            started = time.monotonic()
+            await on_screen(page, "welcome", timeout=20_000)
+            reset_s = time.monotonic() - started
+            await until(page, "window.kioskDiagnostics().signaling === 'open'")
+            await page.wait_for_timeout(1000)  # time for any (wrong) resume token to be stored
+            left = await page.evaluate(
+                """() => ({
+                  marker: window.visitMarker ?? null,
+                  html: document.documentElement.outerHTML,
+                  videos: [...document.querySelectorAll('video')].filter((v) => v.srcObject).length,
+                  storage: sessionStorage.length + localStorage.length,
+                  diagnostics: window.kioskDiagnostics(),
+                })"""
+            )
+            assert left["marker"] is None, "the page was not loaded afresh"
+            for trace in ("Kela", "Yleiset etuusasiat", "Anna", offer.session_id):
+                assert trace not in left["html"], f"{trace!r} is still in the page"
+            assert left["videos"] == 0 and left["storage"] == 0
+            assert left["diagnostics"]["session"] is None
+            async with aiohttp.ClientSession() as http:
+                async with http.get(booth.url + "api/kiosk") as response:
+                    assert (await response.json())["resume_token"] is None
+            print(f"privacy reset: welcome {reset_s:.1f} s after the thanks")
+            assert tab.console.errors == [], tab.console.dump()
+    finally:
+        if expert_call is not None:
+            await expert_call.close()
+        await expert.close()
+        await booth.stop()
+
+
+GRACE_S = 3.0
+
+
+@pytest.fixture
+async def short_grace_node(tmp_path: Path) -> AsyncIterator[ServeProcess]:
+    """A node on the demo directory with a grace period of GRACE_S seconds."""
+    text = DEMO_CONFIG.read_text()
+    changed = re.sub(r"(?m)^grace_period_s = 30\b", f"grace_period_s = {GRACE_S:g}", text)
+    assert changed != text, "the demo directory's grace_period_s line moved"
+    config = tmp_path / "directory.toml"
+    config.write_text(changed)
+    server = ServeProcess("memory", "short-grace-node", config=config)
+    await server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+class SignalingCut:
+    """The page's signaling WebSockets, passed through to the server until cut.
+
+    Chromium's offline emulation (BrowserContext.set_offline) leaves an open WebSocket
+    alone, so the test holds every socket of the page instead: while cut, the open ones
+    are closed on both sides and new ones are refused at once, as with a dead link.
+    """
+
+    def __init__(self) -> None:
+        self.cut = False
+        self.open: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+        self.refused = 0
+
+    async def route(self, ws: WebSocketRoute) -> None:
+        if self.cut:
+            self.refused += 1
+            await ws.close(code=1011, reason="link down")
+            return
+        self.open.append((ws, ws.connect_to_server()))
+
+    async def start(self) -> None:
+        self.cut = True
+        opened, self.open = self.open, []
+        for page_side, server_side in opened:
+            # The server side is a real WebSocket: only 1000 and 3000-4999 may be sent
+            # (and Playwright swallows the error of any other code).
+            await server_side.close(code=3000, reason="link down")
+            await page_side.close(code=1011, reason="link down")
+
+    def stop(self) -> None:
+        self.cut = False
+
+
+@pytest.mark.timeout(150)
+async def test_back_after_an_outage_longer_than_the_grace_period_at_the_front(
+    browser: Browser, short_grace_node: ServeProcess
+) -> None:
+    node = short_grace_node
+    booth = await start_booth(node, "lib-kitee")
+    expert = await staff_client(node.base_url, "kela.expert")
+    bus: SignalingClient | None = None
+    calls: list[Call] = []
+    try:
+        async with open_page(browser, viewport=VIEWPORT) as tab:
+            page = tab.page
+            link = SignalingCut()
+            await page.route_web_socket(re.compile(r"/ws$"), link.route)
+            await page.goto(booth.url)
+            await ask_for_kela(page)
+            offer, expert_call = await answer(expert)
+            calls.append(expert_call)
+            await on_screen(page, "call")
+            await video_frames_advancing(page, "[data-testid=remote-video]")
+            # The expert takes no new call after this one, so that calls wait meanwhile.
+            await expert.request({"type": "set_availability", "status": "paused"})
+
+            # The booth's link goes down for longer than the grace period.
+            started = time.monotonic()
+            await link.start()
+            ended = await expert.wait_for(
+                SessionEnded, lambda e: e.session_id == offer.session_id, timeout=GRACE_S + 10
+            )
+            lost_after_s = time.monotonic() - started
+            assert (ended.state, ended.reason) == ("failed", "booth_lost")
+            assert await page.evaluate("window.kioskDiagnostics().signaling") == "reconnecting"
+            # Meanwhile another booth's citizen asks for the same queue.
+            bus = await booth_client(node.base_url, "bus-lieksa")
+            queued = await bus.request(KELA_GENERAL, expect=CallQueued)
+            bus_session = queued.session.session_id
+            await bus.wait_for(
+                QueueStatus, lambda s: s.session_id == bus_session and s.position == 1
+            )
+            await asyncio.sleep(max(0.0, GRACE_S + 3 - (time.monotonic() - started)))
+            outage_s = time.monotonic() - started
+            assert link.refused >= 1, "the page did not try to reconnect during the outage"
+
+            # The link comes back: without a touch the citizen is told, and is first again.
+            link.stop()
+            restored = time.monotonic()
+            await on_screen(page, "waiting", timeout=15_000)
+            notice = page.get_by_test_id("waiting-notice")
+            await notice.wait_for()
+            assert await notice.inner_text() == t("fi", "waiting.requeued")
+            await until(
+                page,
+                "document.querySelector('[data-testid=queue-position]').textContent === '1'",
+                timeout=15_000,
+            )
+            back_s = time.monotonic() - restored
+            await check(page, "requeued", "fi")
+            await bus.wait_for(
+                QueueStatus, lambda s: s.session_id == bus_session and s.position == 2, timeout=15
+            )
+            assert await page.evaluate(
+                "document.getElementById('waiting-video').srcObject !== null"
+            ), "the self-view is back while waiting"
+
+            # The next expert gets the booth that was lost first, not the bus.
+            expert.drain_buffer()
+            offer2, expert_call2 = await answer(expert)
+            calls.append(expert_call2)
+            assert offer2.site.id == "lib-kitee" and offer2.session_id != offer.session_id
+            await on_screen(page, "call")
+            await video_frames_advancing(page, "[data-testid=remote-video]")
+            print(
+                f"outage: lost after {lost_after_s:.1f} s, link down {outage_s:.1f} s,"
+                f" requeued and shown {back_s:.1f} s after the link came back"
+            )
+            errors = [e for e in tab.console.errors if "WebSocket" not in e]
+            assert errors == [], tab.console.dump()
+    finally:
+        for call in calls:
+            await call.close()
+        if bus is not None:
+            await bus.close()
+        await expert.close()
+        await booth.stop()

@@ -125,10 +125,19 @@ async def staff_client(base_url: str, username: str) -> SignalingClient:
 class ServeProcess:
     """A real ``etapiste serve`` process."""
 
-    def __init__(self, store: str, node_id: str, port: int | None = None) -> None:
+    def __init__(
+        self,
+        store: str,
+        node_id: str,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        config: Path | None = None,
+    ) -> None:
         self.port = port or free_port()
         self.node_id = node_id
         self.store = store
+        self.host = host  # the address it listens on; clients here still use 127.0.0.1
+        self.config = config  # a directory TOML; None: the demo
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = Path(tempfile.gettempdir()) / f"etapiste-{node_id}-{self.port}.log"
 
@@ -143,7 +152,9 @@ class ServeProcess:
     async def start(self) -> None:
         """Start the process and wait until /healthz answers."""
         command = [sys.executable, "-m", "signaling.cli", "serve", "--port", str(self.port)]
-        command += ["--store", self.store, "--node-id", self.node_id]
+        command += ["--store", self.store, "--node-id", self.node_id, "--host", self.host]
+        if self.config is not None:
+            command += ["--config", str(self.config)]
         with self.log_path.open("wb") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
                 command,

@@ -333,6 +333,9 @@ export class Call extends EventTarget {
       if (!current()) return;
       const state = pc.iceConnectionState;
       if (state === 'disconnected') {
+        // The network under the media broke: find out at once whether signaling survived,
+        // since the ICE restart that repairs the media needs it.
+        this.signaling.checkAlive?.();
         clearTimeout(peer.disconnectedTimer);
         peer.disconnectedTimer = setTimeout(() => {
           if (current() && pc.iceConnectionState === 'disconnected') this._repair(peer, 'network');

@@ -11,6 +11,8 @@ export const PROTOCOL_VERSION = 1;
 const BACKOFF_FIRST_S = 0.5;
 const BACKOFF_MAX_S = 5;
 const REQUEST_TIMEOUT_S = 15;
+// How long a liveness check waits for its pong after media trouble.
+const PROBE_TIMEOUT_S = 3;
 // Without a known heartbeat (before the first welcome) check liveness this often.
 const DEFAULT_HEARTBEAT_S = 10;
 // A token whose lifetime we can't tell is refreshed after this long.
@@ -95,6 +97,7 @@ export class Signaling extends EventTarget {
     this._wake = null; // AbortController that cuts a back-off wait short
     this._lastReceived = 0;
     this._liveness = null;
+    this._probe = null;  // checks the current socket now (set while one is open)
     this._refreshTimer = null;
     this._token = null; // the latest access token (from getToken or token_refresh)
     this._tokenExpiresAt = null;
@@ -124,6 +127,14 @@ export class Signaling extends EventTarget {
     this._supervise(resolveFirst, rejectFirst);
     globalThis.addEventListener?.('online', this._onOnline);
     return first;
+  }
+
+  /**
+   * Check now that the server still answers (a short ping); reconnect at once if not.
+   * A call calls this when its media path breaks: the signaling path may be broken too.
+   */
+  checkAlive(timeoutS = PROBE_TIMEOUT_S) {
+    this._probe?.(timeoutS);
   }
 
   /** Send a request; resolve with its reply, reject with SignalingError on an error. */
@@ -361,19 +372,30 @@ export class Signaling extends EventTarget {
       ws._onGoingAway = () => { goingAway = true; };
       // Browsers answer the server's pings, but can't tell us that the server went
       // silent: ask with a `ping` request when nothing arrived for a heartbeat.
-      clearInterval(this._liveness);
-      this._liveness = setInterval(async () => {
+      const probe = async (timeoutS) => {
         if (ws.readyState !== WebSocket.OPEN) return;
-        if (performance.now() - this._lastReceived < heartbeatS * 1000) return;
         try {
           await this._exchange(ws, { type: 'ping', id: `${this._idPrefix}${this._nextId++}` },
-            Math.max(2, heartbeatS / 2));
+            timeoutS);
         } catch (error) {
-          if (error.code === 'timeout') ws.close(3001, 'no pong');
+          if (error.code !== 'timeout' || ws !== this._ws) return;
+          // A dead path (the network went away, the address changed) never completes the
+          // closing handshake: reconnect now rather than wait for the browser to give up.
+          clearInterval(this._liveness);
+          this._probe = null;
+          ws.close(3001, 'no pong');
+          resolve({ terminal: false, why: 'no pong', code: 3001, goingAway: false });
         }
+      };
+      this._probe = probe;
+      clearInterval(this._liveness);
+      this._liveness = setInterval(() => {
+        if (performance.now() - this._lastReceived < heartbeatS * 1000) return;
+        probe(Math.max(2, heartbeatS / 2));
       }, Math.max(1000, (heartbeatS * 1000) / 2));
       ws.addEventListener('close', (event) => {
         clearInterval(this._liveness);
+        this._probe = null;
         const terminal = event.code === CLOSE_REPLACED || event.code === CLOSE_POLICY;
         const why = event.code === CLOSE_REPLACED ? 'replaced' : event.reason || 'socket closed';
         resolve({ terminal, why, code: event.code, goingAway: goingAway || event.code === 1001 });

@@ -506,20 +506,6 @@ def longest_stall(samples: list[Sample]) -> tuple[float, float]:
     return result[0], result[1]
 
 
-# Known bug (browser_client/signaling.js, Signaling._watch): when the liveness `ping` gets
-# no answer the client calls ws.close(3001) and then waits for the socket's `close` event
-# before it reconnects. On a dead path (the old source address is gone) the closing
-# handshake never completes, and Chromium gives up on it only after its own timeout: the
-# page stays "open" on a dead socket for about 79 s, the ICE restart offer it sends goes
-# into that socket, the server's grace period (30 s after its heartbeat notices, ~15 s)
-# runs out, and the call is lost (the page shows "waiting" again). With _watch resolving
-# at once on the ping timeout, media came back 18.8 s (kiosk) / 19.0 s (expert) after the
-# change. Remove this marker when signaling.js is fixed (strict: a pass fails the run).
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="signaling.js waits for a close handshake on a dead socket after a missed pong",
-)
 @pytest.mark.timeout(240)
 async def test_booth_address_changes_mid_call_ice_restart_brings_media_back(
     tmp_path: Path, redis_url: str, ns: Namespace

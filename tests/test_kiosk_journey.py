@@ -3,7 +3,9 @@
 A real `etapiste serve` (Redis store where the test reads the events log) and a real
 `etapiste booth --no-kiosk-browser --fake-devices` serve the page; aiortc experts and
 other booths are `signaling.client` clients. The screens themselves (axe, sizes,
-screenshots) are tests/test_kiosk_screens.py's business; these tests follow the visit.
+screenshots) are tests/test_kiosk_screens.py's business; these tests follow the visit, and
+check (with its `check`) only the screens a journey alone reaches: the reconnecting banner
+and the requeued notice, in every language.
 """
 
 from __future__ import annotations
@@ -36,8 +38,6 @@ from .test_kiosk_screens import VIEWPORT, check, on_screen, start_booth, t, text
 
 pytestmark = [pytest.mark.browser]
 
-KELA_GENERAL = {"type": "call_request", "agency": "kela", "service": "general", "language": "fi"}
-
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
@@ -64,17 +64,22 @@ async def events_of(redis_url: str, kind: str) -> list[dict[str, Any]]:
         await store.close()
 
 
-async def ask_for_kela(page: Page) -> None:
-    """From the greeting to the waiting screen: suomi, Kela, general, devices, call."""
+async def ask_for(page: Page, lang: str, agency: str, service: str) -> None:
+    """From the greeting to the waiting screen: language, agency, service, devices, call."""
     await on_screen(page, "welcome")
-    await page.get_by_test_id("lang-fi").click()
-    await page.get_by_test_id("agency-kela").click()
-    await page.get_by_test_id("service-general").click()
+    await page.get_by_test_id(f"lang-{lang}").click()
+    await page.get_by_test_id(f"agency-{agency}").click()
+    await page.get_by_test_id(f"service-{service}").click()
     await page.wait_for_selector("[data-testid=device-check-ok]:not([disabled])")
     await page.get_by_test_id("device-check-ok").click()
     await on_screen(page, "ready")
     await page.get_by_test_id("call-start").click()
     await on_screen(page, "waiting")
+
+
+async def ask_for_kela(page: Page) -> None:
+    """From the greeting to the waiting screen: suomi, Kela, general, devices, call."""
+    await ask_for(page, "fi", "kela", "general")
 
 
 async def answer(expert: SignalingClient) -> tuple[Offer, Call]:
@@ -269,13 +274,30 @@ class SignalingCut:
         self.cut = False
 
 
+def stop_sending(call: Call) -> None:
+    """Stop the RTP that a call sends, as a dead link would; the connections stay up."""
+    for pc in call.peers.values():
+        for sender in pc.getSenders():
+            sender.replaceTrack(None)
+
+
+# Each language asks a queue whose expert serves it: lang -> (agency, service, expert).
+OUTAGE_QUEUES = {
+    "fi": ("kela", "general", "kela.expert"),
+    "sv": ("kela", "general", "kela.expert"),
+    "en": ("vero", "tax-card", "vero.expert"),
+}
+
+
 @pytest.mark.timeout(150)
+@pytest.mark.parametrize("lang", ["fi", "sv", "en"])
 async def test_back_after_an_outage_longer_than_the_grace_period_at_the_front(
-    browser: Browser, short_grace_node: ServeProcess
+    browser: Browser, short_grace_node: ServeProcess, lang: str
 ) -> None:
     node = short_grace_node
+    agency, service, username = OUTAGE_QUEUES[lang]
     booth = await start_booth(node, "lib-kitee")
-    expert = await staff_client(node.base_url, "kela.expert")
+    expert = await staff_client(node.base_url, username)
     bus: SignalingClient | None = None
     calls: list[Call] = []
     try:
@@ -284,7 +306,7 @@ async def test_back_after_an_outage_longer_than_the_grace_period_at_the_front(
             link = SignalingCut()
             await page.route_web_socket(re.compile(r"/ws$"), link.route)
             await page.goto(booth.url)
-            await ask_for_kela(page)
+            await ask_for(page, lang, agency, service)
             offer, expert_call = await answer(expert)
             calls.append(expert_call)
             await on_screen(page, "call")
@@ -292,18 +314,29 @@ async def test_back_after_an_outage_longer_than_the_grace_period_at_the_front(
             # The expert takes no new call after this one, so that calls wait meanwhile.
             await expert.request({"type": "set_availability", "status": "paused"})
 
-            # The booth's link goes down for longer than the grace period.
+            # The booth's link goes down for longer than the grace period: its signaling,
+            # and the expert's media to it (the page's own cut only reaches its sockets).
             started = time.monotonic()
             await link.start()
+            stop_sending(expert_call)
             ended = await expert.wait_for(
                 SessionEnded, lambda e: e.session_id == offer.session_id, timeout=GRACE_S + 10
             )
             lost_after_s = time.monotonic() - started
             assert (ended.state, ended.reason) == ("failed", "booth_lost")
+            # The page does not know yet: still the call, with the calm banner.
             assert await page.evaluate("window.kioskDiagnostics().signaling") == "reconnecting"
+            await on_screen(page, "call")
+            await page.get_by_test_id("reconnecting").wait_for()
+            await until(
+                page, "document.querySelector('[data-testid=quality]').dataset.level === 'bad'"
+            )
+            assert await text_of(page, "reconnecting") == t(lang, "call.reconnecting")
+            await check(page, "reconnecting", lang)
             # Meanwhile another booth's citizen asks for the same queue.
             bus = await booth_client(node.base_url, "bus-lieksa")
-            queued = await bus.request(KELA_GENERAL, expect=CallQueued)
+            same_queue = {"agency": agency, "service": service, "language": lang}
+            queued = await bus.request({"type": "call_request", **same_queue}, expect=CallQueued)
             bus_session = queued.session.session_id
             await bus.wait_for(
                 QueueStatus, lambda s: s.session_id == bus_session and s.position == 1
@@ -318,14 +351,14 @@ async def test_back_after_an_outage_longer_than_the_grace_period_at_the_front(
             await on_screen(page, "waiting", timeout=15_000)
             notice = page.get_by_test_id("waiting-notice")
             await notice.wait_for()
-            assert await notice.inner_text() == t("fi", "waiting.requeued")
+            assert await notice.inner_text() == t(lang, "waiting.requeued")
             await until(
                 page,
                 "document.querySelector('[data-testid=queue-position]').textContent === '1'",
                 timeout=15_000,
             )
             back_s = time.monotonic() - restored
-            await check(page, "requeued", "fi")
+            await check(page, "requeued", lang)
             await bus.wait_for(
                 QueueStatus, lambda s: s.session_id == bus_session and s.position == 2, timeout=15
             )
@@ -341,7 +374,7 @@ async def test_back_after_an_outage_longer_than_the_grace_period_at_the_front(
             await on_screen(page, "call")
             await video_frames_advancing(page, "[data-testid=remote-video]")
             print(
-                f"outage: lost after {lost_after_s:.1f} s, link down {outage_s:.1f} s,"
+                f"outage ({lang}): lost after {lost_after_s:.1f} s, link down {outage_s:.1f} s,"
                 f" requeued and shown {back_s:.1f} s after the link came back"
             )
             errors = [e for e in tab.console.errors if "WebSocket" not in e]

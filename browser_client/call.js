@@ -333,9 +333,6 @@ export class Call extends EventTarget {
       if (!current()) return;
       const state = pc.iceConnectionState;
       if (state === 'disconnected') {
-        // The network under the media broke: find out at once whether signaling survived,
-        // since the ICE restart that repairs the media needs it.
-        this.signaling.checkAlive?.();
         clearTimeout(peer.disconnectedTimer);
         peer.disconnectedTimer = setTimeout(() => {
           if (current() && pc.iceConnectionState === 'disconnected') this._repair(peer, 'network');
@@ -549,7 +546,16 @@ export class Call extends EventTarget {
   async _sampleQuality() {
     for (const peer of this._peers.values()) {
       const pc = peer.pc;
-      if (!pc || pc.connectionState !== 'connected') continue;
+      if (!pc) continue;
+      if (pc.connectionState !== 'connected') {
+        if (peer.statsPrevious && ['disconnected', 'failed'].includes(pc.connectionState)) {
+          // The media stopped: say so rather than keep showing the last good reading.
+          dispatch(this, 'quality', {
+            participantId: peer.id, rttMs: null, lossPct: null, fps: null, kbps: 0, level: 'bad',
+          });
+        }
+        continue;
+      }
       let report;
       try {
         report = await pc.getStats();

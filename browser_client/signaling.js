@@ -11,8 +11,8 @@ export const PROTOCOL_VERSION = 1;
 const BACKOFF_FIRST_S = 0.5;
 const BACKOFF_MAX_S = 5;
 const REQUEST_TIMEOUT_S = 15;
-// How long a liveness check waits for its pong after media trouble.
-const PROBE_TIMEOUT_S = 3;
+// How long opening a socket may take before a fresh attempt.
+const OPEN_TIMEOUT_S = 4;
 // Without a known heartbeat (before the first welcome) check liveness this often.
 const DEFAULT_HEARTBEAT_S = 10;
 // A token whose lifetime we can't tell is refreshed after this long.
@@ -97,7 +97,6 @@ export class Signaling extends EventTarget {
     this._wake = null; // AbortController that cuts a back-off wait short
     this._lastReceived = 0;
     this._liveness = null;
-    this._probe = null;  // checks the current socket now (set while one is open)
     this._refreshTimer = null;
     this._token = null; // the latest access token (from getToken or token_refresh)
     this._tokenExpiresAt = null;
@@ -127,14 +126,6 @@ export class Signaling extends EventTarget {
     this._supervise(resolveFirst, rejectFirst);
     globalThis.addEventListener?.('online', this._onOnline);
     return first;
-  }
-
-  /**
-   * Check now that the server still answers (a short ping); reconnect at once if not.
-   * A call calls this when its media path breaks: the signaling path may be broken too.
-   */
-  checkAlive(timeoutS = PROBE_TIMEOUT_S) {
-    this._probe?.(timeoutS);
   }
 
   /** Send a request; resolve with its reply, reject with SignalingError on an error. */
@@ -257,10 +248,26 @@ export class Signaling extends EventTarget {
     });
     closed.catch(() => {});
     ws.addEventListener('message', (event) => this._onFrame(ws, event.data));
-    await Promise.race([
-      new Promise((resolve) => ws.addEventListener('open', resolve, { once: true })),
-      closed,
-    ]);
+    let openTimer;
+    try {
+      // On a path that just died, the TCP handshake retries with growing gaps; a fresh
+      // attempt soon after the link returns beats waiting for the old one.
+      await Promise.race([
+        new Promise((resolve) => ws.addEventListener('open', resolve, { once: true })),
+        closed,
+        new Promise((_, reject) => {
+          openTimer = setTimeout(
+            () => reject(localError('timeout', 'the server did not answer in time')),
+            OPEN_TIMEOUT_S * 1000,
+          );
+        }),
+      ]);
+    } catch (error) {
+      ws.close();
+      throw error;
+    } finally {
+      clearTimeout(openTimer);
+    }
     try {
       for (;;) {
         const hello = { type: 'hello', versions: [PROTOCOL_VERSION], token };
@@ -382,12 +389,10 @@ export class Signaling extends EventTarget {
           // A dead path (the network went away, the address changed) never completes the
           // closing handshake: reconnect now rather than wait for the browser to give up.
           clearInterval(this._liveness);
-          this._probe = null;
           ws.close(3001, 'no pong');
           resolve({ terminal: false, why: 'no pong', code: 3001, goingAway: false });
         }
       };
-      this._probe = probe;
       clearInterval(this._liveness);
       this._liveness = setInterval(() => {
         if (performance.now() - this._lastReceived < heartbeatS * 1000) return;
@@ -395,7 +400,6 @@ export class Signaling extends EventTarget {
       }, Math.max(1000, (heartbeatS * 1000) / 2));
       ws.addEventListener('close', (event) => {
         clearInterval(this._liveness);
-        this._probe = null;
         const terminal = event.code === CLOSE_REPLACED || event.code === CLOSE_POLICY;
         const why = event.code === CLOSE_REPLACED ? 'replaced' : event.reason || 'socket closed';
         resolve({ terminal, why, code: event.code, goingAway: goingAway || event.code === 1001 });

@@ -125,6 +125,7 @@ _SAMPLE = """() => {
   return {
     diag: window.kioskDiagnostics ? window.kioskDiagnostics() : null,
     banner: Boolean(banner && !banner.hidden && banner.checkVisibility()),
+    quality: document.querySelector('[data-testid=quality]')?.dataset.level ?? null,
     frames: quality ? quality.totalVideoFrames : 0,
   };
 }"""
@@ -141,6 +142,7 @@ class Sample:
     signaling: str | None
     peers: dict[str, dict[str, str]]
     banner: bool
+    quality: str | None  # what the kiosk's connection indicator says
     kiosk_frames: int  # cumulative new frames on the kiosk's remote video (across resets)
     expert_frames: int
 
@@ -171,6 +173,7 @@ class Watch:
             signaling=diag.get("signaling"),
             peers=diag.get("peers") or {},
             banner=bool(raw["banner"]),
+            quality=raw["quality"],
             kiosk_frames=self._total_frames,
             expert_frames=frames(self.expert_call),
         )
@@ -401,6 +404,10 @@ async def test_booth_network_offline_for_10_s_media_resumes_without_a_click(
                     + watch.timeline(down)
                 )
                 assert shot
+                assert any(s.quality == "bad" for s in watch.between(down, up)), (
+                    "the connection indicator never said the connection breaks\n"
+                    + watch.timeline(down)
+                )
 
                 kiosk_s, expert_s = await watch.recovered_after(up)
                 print(

@@ -386,3 +386,72 @@ async def test_back_after_an_outage_longer_than_the_grace_period_at_the_front(
             await bus.close()
         await expert.close()
         await booth.stop()
+
+
+@pytest.fixture
+async def two_kela_experts_node(tmp_path: Path) -> AsyncIterator[ServeProcess]:
+    """A node on the demo directory with a second Kela expert (same password)."""
+    text = DEMO_CONFIG.read_text()
+    first = re.search(
+        r'(?ms)^\[\[staff\]\]\nusername = "kela\.expert"\n.*?(?=^\[\[staff\]\])', text
+    )
+    assert first is not None, "the demo directory's kela.expert entry moved"
+    second = first.group(0).replace('"kela.expert"', '"kela.expert2"').replace('"Anna"', '"Pekka"')
+    config = tmp_path / "directory.toml"
+    config.write_text(text + "\n" + second)
+    server = ServeProcess("memory", "two-experts-node", config=config)
+    await server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.mark.timeout(150)
+async def test_expert_drops_out_the_booth_waits_first_and_the_next_expert_is_seen(
+    browser: Browser, two_kela_experts_node: ServeProcess
+) -> None:
+    node = two_kela_experts_node
+    booth = await start_booth(node, "lib-kitee")
+    first = await staff_client(node.base_url, "kela.expert")
+    second = await staff_client(node.base_url, "kela.expert2")
+    calls: list[Call] = []
+    try:
+        async with open_page(browser, viewport=VIEWPORT) as tab:
+            page = tab.page
+            await page.goto(booth.url)
+            await ask_for_kela(page)
+            offer, first_call = await answer(first)
+            calls.append(first_call)
+            await on_screen(page, "call")
+            await video_frames_advancing(page, "[data-testid=remote-video]")
+            assert "Anna" in await page.locator("section[data-screen=call]").inner_text()
+
+            # The first expert's browser goes away for good: the call returns to the queue.
+            await first_call.close()
+            await first.request({"type": "session_leave", "session_id": offer.session_id})
+            await on_screen(page, "waiting")
+            await until(
+                page, "document.querySelector('[data-testid=queue-position]').textContent === '1'"
+            )
+
+            # The next expert takes it: a new peer connection, media both ways again.
+            offer_again, second_call = await answer(second)
+            calls.append(second_call)
+            assert offer_again.session_id == offer.session_id, "the same call, not a new one"
+            await on_screen(page, "call")
+            await video_frames_advancing(page, "[data-testid=remote-video]")
+            await eventually(
+                lambda: frames(second_call) >= 10, timeout=20, message="second expert sees booth"
+            )
+            assert "Pekka" in await page.locator("section[data-screen=call]").inner_text()
+            assert "Anna" not in await page.locator("section[data-screen=call]").inner_text()
+            peers = await page.evaluate("window.kioskDiagnostics().peers")
+            assert len(peers) == 1, f"the first expert's peer connection stayed: {peers}"
+            assert tab.console.errors == [], tab.console.dump()
+    finally:
+        for call in calls:
+            await call.close()
+        await first.close()
+        await second.close()
+        await booth.stop()

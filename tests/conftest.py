@@ -1,4 +1,4 @@
-"""Shared fixtures: a real redis-server for the session and stores of each kind."""
+"""Shared fixtures: a real redis-server, stores of each kind, real nodes and Chromium."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis
+from playwright.async_api import Browser
 
 from signaling.store import Store, open_store
+from tests.browser import launch_chromium
 from tests.redis_server import RedisServer
+from tests.support import ServeProcess, serving
 
 # --- redis ------------------------------------------------------------------------------
 
@@ -49,3 +52,27 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
+
+
+# --- real nodes and the browser ---------------------------------------------------------
+
+
+@pytest.fixture
+async def node() -> AsyncIterator[ServeProcess]:
+    """Run a real `etapiste serve` on the memory store."""
+    async with serving("memory", "memory-node") as server:
+        yield server
+
+
+@pytest.fixture
+async def redis_node(redis_url: str) -> AsyncIterator[ServeProcess]:
+    """Run a real `etapiste serve` on an empty Redis database (see redis_url)."""
+    async with serving(redis_url, "redis-node") as server:
+        yield server
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Run the system Chromium (tests/browser.py launch_chromium)."""
+    async with launch_chromium() as chromium:
+        yield chromium

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 import tomllib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,13 +191,27 @@ class ServeProcess:
         return await asyncio.to_thread(self.proc.wait, 20)
 
 
+@asynccontextmanager
+async def serving(store: str, node_id: str, **options: Any) -> AsyncIterator[ServeProcess]:
+    """Run a real ``etapiste serve`` (ServeProcess options) for the block; kill it after."""
+    server = ServeProcess(store, node_id, **options)
+    await server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
 class BoothProcess:
     """A real ``etapiste booth`` process; its kiosk URL is read from its first line."""
 
-    def __init__(self, server: str, site: str = "lib-kitee", *extra: str) -> None:
+    def __init__(
+        self, server: str, site: str = "lib-kitee", *extra: str, prefix: Sequence[str] = ()
+    ) -> None:
         self.server = server
         self.site = site
         self.extra = extra
+        self.prefix = list(prefix)  # runs the agent through it: ["ip", "netns", "exec", ns]
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.log_path = Path(tempfile.gettempdir()) / f"etapiste-booth-{site}-{os.getpid()}.log"
@@ -212,7 +226,7 @@ class BoothProcess:
             command += ["--no-kiosk-browser", "--fake-devices"]
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                command,
+                [*self.prefix, *command],
                 cwd=REPO,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
                 stdout=subprocess.PIPE,
@@ -231,9 +245,15 @@ class BoothProcess:
             return 0
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        code = await asyncio.to_thread(self.proc.wait, 20)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        try:
+            code = await asyncio.to_thread(self.proc.wait, 20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # leave no agent behind, and still fail
+            await asyncio.to_thread(self.proc.wait, 10)
+            raise
+        finally:
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
         return code
 
 

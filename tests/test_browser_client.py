@@ -27,7 +27,6 @@ from signaling.protocol import Offer, ParticipantEvent
 
 from .browser import (
     describe_violations,
-    launch_chromium,
     open_page,
     run_axe,
     screenshot,
@@ -48,25 +47,9 @@ KELA = {"agency": "kela", "service": "general", "language": "fi"}
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with launch_chromium() as chromium:
-        yield chromium
-
-
-@pytest.fixture
 async def site() -> AsyncIterator[str]:
     async with static_site() as url:
         yield url
-
-
-@pytest.fixture
-async def node() -> AsyncIterator[ServeProcess]:
-    server = ServeProcess("memory", "browser-node")
-    await server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 async def open_booth(

@@ -125,14 +125,18 @@ def test_network_and_cpu_meters(tmp_path: Path) -> None:
 # --- the agent as a process, against a real server -----------------------------------
 
 
-@pytest.fixture
-async def server(redis_url: str) -> AsyncIterator[ServeProcess]:
-    node = ServeProcess(redis_url, "agent-test")
-    await node.start()
+@asynccontextmanager
+async def booth_agent(server: str) -> AsyncIterator[str]:
+    """Run `etapiste booth` for lib-kitee against `server`; yield its kiosk URL.
+
+    After the block the agent is stopped (SIGTERM) and must exit cleanly (code 0).
+    """
+    booth = BoothProcess(server)
+    url = await booth.start()
     try:
-        yield node
+        yield url
     finally:
-        await node.terminate()
+        assert await booth.stop() == 0
 
 
 @pytest.fixture
@@ -143,18 +147,16 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 @pytest.mark.redis
 async def test_agent_hands_the_page_a_kiosk_token_and_reports_health(
-    server: ServeProcess, redis_url: str, http: aiohttp.ClientSession
+    redis_node: ServeProcess, redis_url: str, http: aiohttp.ClientSession
 ) -> None:
-    booth = BoothProcess(server.base_url)
-    url = await booth.start()
-    try:
+    async with booth_agent(redis_node.base_url) as url:
         async with http.get(url + "api/kiosk") as response:
             assert response.status == 200
             assert response.headers["Cache-Control"] == "no-store"
             settings = await response.json()
         assert settings["site"]["id"] == "lib-kitee" and settings["site"]["kind"] == "S"
         assert settings["site"]["name"]["sv"] == "Kides stadsbibliotek"
-        assert settings["server_url"] == server.ws_url
+        assert settings["server_url"] == redis_node.ws_url
         assert settings["resume_token"] is None and settings["fake_devices"] is True
         assert "secret" not in str(settings)
         page = SignalingClient(settings["server_url"], settings["token"])
@@ -188,17 +190,13 @@ async def test_agent_hands_the_page_a_kiosk_token_and_reports_health(
                 assert (await response.json())["kiosk"] == "running"
         finally:
             await store.close()
-    finally:
-        assert await booth.stop() == 0
 
 
 @pytest.mark.redis
 async def test_resume_token_and_privacy_reset(
-    server: ServeProcess, http: aiohttp.ClientSession
+    redis_node: ServeProcess, http: aiohttp.ClientSession
 ) -> None:
-    booth = BoothProcess(server.base_url)
-    url = await booth.start()
-    try:
+    async with booth_agent(redis_node.base_url) as url:
         async with http.put(url + "api/resume", json={"resume_token": "r" * 40}) as response:
             assert response.status == 204
         async with http.get(url + "api/kiosk") as response:
@@ -213,17 +211,13 @@ async def test_resume_token_and_privacy_reset(
             assert response.status == 204
         async with http.get(url + "api/kiosk") as response:
             assert (await response.json())["resume_token"] is None
-    finally:
-        await booth.stop()
 
 
 @pytest.mark.redis
 async def test_only_this_machine_and_its_own_page_are_served(
-    server: ServeProcess, http: aiohttp.ClientSession
+    redis_node: ServeProcess, http: aiohttp.ClientSession
 ) -> None:
-    booth = BoothProcess(server.base_url)
-    url = await booth.start()
-    try:
+    async with booth_agent(redis_node.base_url) as url:
         port = url.rsplit(":", 1)[1].strip("/")
         rebinding = {"Host": f"attacker.example:{port}"}
         async with http.get(url + "api/kiosk", headers=rebinding) as response:
@@ -234,20 +228,14 @@ async def test_only_this_machine_and_its_own_page_are_served(
         async with http.get(url) as response:
             policy = response.headers["Content-Security-Policy"]
         assert "script-src 'self'" in policy and "unsafe-inline" not in policy
-        assert f"connect-src 'self' {server.ws_url.removesuffix('/ws')}" in policy
-    finally:
-        await booth.stop()
+        assert f"connect-src 'self' {redis_node.ws_url.removesuffix('/ws')}" in policy
 
 
 async def test_unreachable_server_gives_the_page_a_plain_503(http: aiohttp.ClientSession) -> None:
-    booth = BoothProcess("http://127.0.0.1:9")  # nothing listens on the discard port
-    url = await booth.start()
-    try:
+    async with booth_agent("http://127.0.0.1:9") as url:  # nothing listens on the discard port
         async with http.get(url + "api/kiosk") as response:
             assert response.status == 503
             assert (await response.json())["error"]["code"] == "unavailable"
-    finally:
-        assert await booth.stop() == 0
 
 
 # --- the kiosk browser supervisor ----------------------------------------------------

@@ -14,45 +14,38 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Page, WebSocketRoute
+from playwright.async_api import Browser, WebSocketRoute
 
-from signaling.client import Call, SignalingClient, SyntheticCamera, SyntheticMicrophone
+from signaling.client import Call, SignalingClient
 from signaling.directory import DEMO_CONFIG
-from signaling.protocol import CallQueued, Offer, QueueStatus, SessionEnded
+from signaling.protocol import CallQueued, QueueStatus, SessionEnded
 from signaling.store import open_store
 
-from .browser import launch_chromium, open_page, video_frames_advancing
-from .support import (
-    ServeProcess,
-    booth_client,
-    eventually,
-    frames,
-    staff_client,
+from .kiosk import (
+    FIRST_IN_LINE,
+    Expert,
+    KioskTab,
+    ask_for,
+    ask_for_kela,
+    call_about,
+    check,
+    expert_at,
+    in_the_call,
+    kiosk_tab,
+    on_screen,
+    t,
+    text_of,
+    until,
 )
-from .test_kiosk_screens import VIEWPORT, check, on_screen, start_booth, t, text_of, until
+from .support import ServeProcess, booth_client, eventually, frames, serving
 
 pytestmark = [pytest.mark.browser]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with launch_chromium() as chromium:
-        yield chromium
-
-
-@pytest.fixture
-async def redis_node(redis_url: str) -> AsyncIterator[ServeProcess]:
-    server = ServeProcess(redis_url, "journey-node")
-    await server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 async def events_of(redis_url: str, kind: str) -> list[dict[str, Any]]:
@@ -64,36 +57,13 @@ async def events_of(redis_url: str, kind: str) -> list[dict[str, Any]]:
         await store.close()
 
 
-async def ask_for(page: Page, lang: str, agency: str, service: str) -> None:
-    """From the greeting to the waiting screen: language, agency, service, devices, call."""
-    await on_screen(page, "welcome")
-    await page.get_by_test_id(f"lang-{lang}").click()
-    await page.get_by_test_id(f"agency-{agency}").click()
-    await page.get_by_test_id(f"service-{service}").click()
-    await page.wait_for_selector("[data-testid=device-check-ok]:not([disabled])")
-    await page.get_by_test_id("device-check-ok").click()
-    await on_screen(page, "ready")
-    await page.get_by_test_id("call-start").click()
-    await on_screen(page, "waiting")
-
-
-async def ask_for_kela(page: Page) -> None:
-    """From the greeting to the waiting screen: suomi, Kela, general, devices, call."""
-    await ask_for(page, "fi", "kela", "general")
-
-
-async def answer(expert: SignalingClient) -> tuple[Offer, Call]:
-    """Go available, take the first call offered and start aiortc media on it."""
-    await expert.request({"type": "set_availability", "status": "available"})
-    offer = await expert.wait_for(Offer, timeout=15)
-    call = Call(expert, offer.session_id, [SyntheticCamera(), SyntheticMicrophone()])
-    call.start()
-    await expert.request({"type": "offer_accept", "session_id": offer.session_id})
-    return offer, call
-
-
-async def position(page: Page) -> str:
-    return await text_of(page, "queue-position")
+@asynccontextmanager
+async def kela_visit(
+    browser: Browser, node: ServeProcess
+) -> AsyncIterator[tuple[KioskTab, Expert]]:
+    """A lib-kitee kiosk on `node` (its page loaded), and Kela's expert signed in."""
+    async with kiosk_tab(browser, node) as kiosk, expert_at(node, "kela.expert") as expert:
+        yield kiosk, expert
 
 
 @pytest.mark.redis
@@ -101,54 +71,34 @@ async def position(page: Page) -> str:
 async def test_cancel_while_waiting_then_call_again(
     browser: Browser, redis_node: ServeProcess, redis_url: str
 ) -> None:
-    booth = await start_booth(redis_node, "lib-kitee")
-    expert = await staff_client(redis_node.base_url, "kela.expert")
-    expert_call: Call | None = None
-    try:
-        async with open_page(browser, viewport=VIEWPORT) as tab:
-            page = tab.page
-            await page.goto(booth.url)
-            # No expert is available: the call waits until the citizen cancels it.
-            await ask_for_kela(page)
-            await until(
-                page, "document.querySelector('[data-testid=queue-position]').textContent === '1'"
+    async with kela_visit(browser, redis_node) as (kiosk, expert):
+        page = kiosk.page
+        # No expert is available: the call waits until the citizen cancels it.
+        await ask_for_kela(page)
+        await until(page, FIRST_IN_LINE)
+        await page.get_by_test_id("call-cancel").click()
+        await on_screen(page, "agencies")
+        # The camera went off with the call.
+        assert await page.evaluate(
+            "[...document.querySelectorAll('video')].every((v) => v.srcObject === null)"
+        )
+
+        async def abandoned() -> bool:
+            ended = await events_of(redis_url, "session_ended")
+            return any(
+                e["site"] == "lib-kitee" and (e["state"], e["reason"]) == ("abandoned", "cancelled")
+                for e in ended
             )
-            await page.get_by_test_id("call-cancel").click()
-            await on_screen(page, "agencies")
-            # The camera went off with the call.
-            assert await page.evaluate(
-                "[...document.querySelectorAll('video')].every((v) => v.srcObject === null)"
-            )
 
-            async def abandoned() -> bool:
-                ended = await events_of(redis_url, "session_ended")
-                return any(
-                    e["site"] == "lib-kitee"
-                    and (e["state"], e["reason"]) == ("abandoned", "cancelled")
-                    for e in ended
-                )
+        await eventually(abandoned, timeout=5, message="session_ended abandoned/cancelled")
 
-            await eventually(abandoned, timeout=5, message="session_ended abandoned/cancelled")
-
-            # The next call from the same visit works: an expert answers, media flows.
-            await page.get_by_test_id("agency-kela").click()
-            await page.get_by_test_id("service-general").click()
-            await page.wait_for_selector("[data-testid=device-check-ok]:not([disabled])")
-            await page.get_by_test_id("device-check-ok").click()
-            await page.get_by_test_id("call-start").click()
-            await on_screen(page, "waiting")
-            _, expert_call = await answer(expert)
-            await on_screen(page, "call")
-            await video_frames_advancing(page, "[data-testid=remote-video]")
-            call = expert_call
-            await eventually(lambda: frames(call) >= 10, timeout=20, message="expert sees booth")
-            assert len(await events_of(redis_url, "session_requested")) == 2
-            assert tab.console.errors == [], tab.console.dump()
-    finally:
-        if expert_call is not None:
-            await expert_call.close()
-        await expert.close()
-        await booth.stop()
+        # The next call from the same visit works: an expert answers, media flows.
+        await call_about(page, "kela", "general")
+        _, expert_call = await expert.answer()
+        await in_the_call(page)
+        await eventually(lambda: frames(expert_call) >= 10, timeout=20, message="expert sees booth")
+        assert len(await events_of(redis_url, "session_requested")) == 2
+        assert kiosk.console.errors == [], kiosk.console.dump()
 
 
 @pytest.mark.redis
@@ -156,70 +106,59 @@ async def test_cancel_while_waiting_then_call_again(
 async def test_expert_ends_feedback_is_recorded_and_nothing_of_the_visit_stays(
     browser: Browser, redis_node: ServeProcess, redis_url: str
 ) -> None:
-    booth = await start_booth(redis_node, "lib-kitee")
-    expert = await staff_client(redis_node.base_url, "kela.expert")
-    expert_call: Call | None = None
-    try:
-        async with open_page(browser, viewport=VIEWPORT) as tab:
-            page = tab.page
-            await page.goto(booth.url)
-            await ask_for_kela(page)
-            offer, expert_call = await answer(expert)
-            await on_screen(page, "call")
-            await video_frames_advancing(page, "[data-testid=remote-video]")
-            # While the call is live, the agent holds its resume token for a reload.
-            async with aiohttp.ClientSession() as http:
-                async with http.get(booth.url + "api/kiosk") as response:
-                    assert (await response.json())["resume_token"] is not None
+    async with kela_visit(browser, redis_node) as (kiosk, expert):
+        page = kiosk.page
+        await ask_for_kela(page)
+        offer, _ = await expert.answer()
+        await in_the_call(page)
+        # While the call is live, the agent holds its resume token for a reload.
+        async with aiohttp.ClientSession() as http:
+            async with http.get(kiosk.booth.url + "api/kiosk") as response:
+                assert (await response.json())["resume_token"] is not None
 
-            # The expert ends the call: the citizen is asked how it went.
-            await expert.request(
-                {"type": "session_end", "session_id": offer.session_id, "outcome": "resolved"}
-            )
-            await on_screen(page, "feedback")
-            assert await page.evaluate(
-                "[...document.querySelectorAll('video')].every((v) => v.srcObject === null)"
-            )
-            await page.get_by_test_id("feedback-4").click()
-            await page.get_by_test_id("feedback-thanks").wait_for()
+        # The expert ends the call: the citizen is asked how it went.
+        await expert.client.request(
+            {"type": "session_end", "session_id": offer.session_id, "outcome": "resolved"}
+        )
+        await on_screen(page, "feedback")
+        assert await page.evaluate(
+            "[...document.querySelectorAll('video')].every((v) => v.srcObject === null)"
+        )
+        await page.get_by_test_id("feedback-4").click()
+        await page.get_by_test_id("feedback-thanks").wait_for()
 
-            async def recorded() -> bool:
-                given = await events_of(redis_url, "feedback_given")
-                return [(e["session_id"], e["feedback"]) for e in given] == [(offer.session_id, 4)]
+        async def recorded() -> bool:
+            given = await events_of(redis_url, "feedback_given")
+            return [(e["session_id"], e["feedback"]) for e in given] == [(offer.session_id, 4)]
 
-            await eventually(recorded, timeout=5, message="feedback_given 4 in the events log")
+        await eventually(recorded, timeout=5, message="feedback_given 4 in the events log")
 
-            # The privacy reset brings a fresh greeting with nothing of the visit.
-            await page.evaluate("window.visitMarker = 'citizen'")
-            started = time.monotonic()
-            await on_screen(page, "welcome", timeout=20_000)
-            reset_s = time.monotonic() - started
-            await until(page, "window.kioskDiagnostics().signaling === 'open'")
-            await page.wait_for_timeout(1000)  # time for any (wrong) resume token to be stored
-            left = await page.evaluate(
-                """() => ({
-                  marker: window.visitMarker ?? null,
-                  html: document.documentElement.outerHTML,
-                  videos: [...document.querySelectorAll('video')].filter((v) => v.srcObject).length,
-                  storage: sessionStorage.length + localStorage.length,
-                  diagnostics: window.kioskDiagnostics(),
-                })"""
-            )
-            assert left["marker"] is None, "the page was not loaded afresh"
-            for trace in ("Kela", "Yleiset etuusasiat", "Anna", offer.session_id):
-                assert trace not in left["html"], f"{trace!r} is still in the page"
-            assert left["videos"] == 0 and left["storage"] == 0
-            assert left["diagnostics"]["session"] is None
-            async with aiohttp.ClientSession() as http:
-                async with http.get(booth.url + "api/kiosk") as response:
-                    assert (await response.json())["resume_token"] is None
-            print(f"privacy reset: welcome {reset_s:.1f} s after the thanks")
-            assert tab.console.errors == [], tab.console.dump()
-    finally:
-        if expert_call is not None:
-            await expert_call.close()
-        await expert.close()
-        await booth.stop()
+        # The privacy reset brings a fresh greeting with nothing of the visit.
+        await page.evaluate("window.visitMarker = 'citizen'")
+        started = time.monotonic()
+        await on_screen(page, "welcome", timeout=20_000)
+        reset_s = time.monotonic() - started
+        await until(page, "window.kioskDiagnostics().signaling === 'open'")
+        await page.wait_for_timeout(1000)  # time for any (wrong) resume token to be stored
+        left = await page.evaluate(
+            """() => ({
+              marker: window.visitMarker ?? null,
+              html: document.documentElement.outerHTML,
+              videos: [...document.querySelectorAll('video')].filter((v) => v.srcObject).length,
+              storage: sessionStorage.length + localStorage.length,
+              diagnostics: window.kioskDiagnostics(),
+            })"""
+        )
+        assert left["marker"] is None, "the page was not loaded afresh"
+        for trace in ("Kela", "Yleiset etuusasiat", "Anna", offer.session_id):
+            assert trace not in left["html"], f"{trace!r} is still in the page"
+        assert left["videos"] == 0 and left["storage"] == 0
+        assert left["diagnostics"]["session"] is None
+        async with aiohttp.ClientSession() as http:
+            async with http.get(kiosk.booth.url + "api/kiosk") as response:
+                assert (await response.json())["resume_token"] is None
+        print(f"privacy reset: welcome {reset_s:.1f} s after the thanks")
+        assert kiosk.console.errors == [], kiosk.console.dump()
 
 
 GRACE_S = 3.0
@@ -233,12 +172,8 @@ async def short_grace_node(tmp_path: Path) -> AsyncIterator[ServeProcess]:
     assert changed != text, "the demo directory's grace_period_s line moved"
     config = tmp_path / "directory.toml"
     config.write_text(changed)
-    server = ServeProcess("memory", "short-grace-node", config=config)
-    await server.start()
-    try:
+    async with serving("memory", "short-grace-node", config=config) as server:
         yield server
-    finally:
-        server.kill()
 
 
 class SignalingCut:
@@ -296,30 +231,28 @@ async def test_back_after_an_outage_longer_than_the_grace_period_at_the_front(
 ) -> None:
     node = short_grace_node
     agency, service, username = OUTAGE_QUEUES[lang]
-    booth = await start_booth(node, "lib-kitee")
-    expert = await staff_client(node.base_url, username)
     bus: SignalingClient | None = None
-    calls: list[Call] = []
     try:
-        async with open_page(browser, viewport=VIEWPORT) as tab:
-            page = tab.page
+        async with (
+            kiosk_tab(browser, node, load=False) as kiosk,
+            expert_at(node, username) as expert,
+        ):
+            page = kiosk.page
             link = SignalingCut()
             await page.route_web_socket(re.compile(r"/ws$"), link.route)
-            await page.goto(booth.url)
+            await page.goto(kiosk.booth.url)
             await ask_for(page, lang, agency, service)
-            offer, expert_call = await answer(expert)
-            calls.append(expert_call)
-            await on_screen(page, "call")
-            await video_frames_advancing(page, "[data-testid=remote-video]")
+            offer, expert_call = await expert.answer()
+            await in_the_call(page)
             # The expert takes no new call after this one, so that calls wait meanwhile.
-            await expert.request({"type": "set_availability", "status": "paused"})
+            await expert.client.request({"type": "set_availability", "status": "paused"})
 
             # The booth's link goes down for longer than the grace period: its signaling,
             # and the expert's media to it (the page's own cut only reaches its sockets).
             started = time.monotonic()
             await link.start()
             stop_sending(expert_call)
-            ended = await expert.wait_for(
+            ended = await expert.client.wait_for(
                 SessionEnded, lambda e: e.session_id == offer.session_id, timeout=GRACE_S + 10
             )
             lost_after_s = time.monotonic() - started
@@ -352,11 +285,7 @@ async def test_back_after_an_outage_longer_than_the_grace_period_at_the_front(
             notice = page.get_by_test_id("waiting-notice")
             await notice.wait_for()
             assert await notice.inner_text() == t(lang, "waiting.requeued")
-            await until(
-                page,
-                "document.querySelector('[data-testid=queue-position]').textContent === '1'",
-                timeout=15_000,
-            )
+            await until(page, FIRST_IN_LINE, timeout=15_000)
             back_s = time.monotonic() - restored
             await check(page, "requeued", lang)
             await bus.wait_for(
@@ -367,25 +296,19 @@ async def test_back_after_an_outage_longer_than_the_grace_period_at_the_front(
             ), "the self-view is back while waiting"
 
             # The next expert gets the booth that was lost first, not the bus.
-            expert.drain_buffer()
-            offer2, expert_call2 = await answer(expert)
-            calls.append(expert_call2)
+            expert.client.drain_buffer()
+            offer2, _ = await expert.answer()
             assert offer2.site.id == "lib-kitee" and offer2.session_id != offer.session_id
-            await on_screen(page, "call")
-            await video_frames_advancing(page, "[data-testid=remote-video]")
+            await in_the_call(page)
             print(
                 f"outage ({lang}): lost after {lost_after_s:.1f} s, link down {outage_s:.1f} s,"
                 f" requeued and shown {back_s:.1f} s after the link came back"
             )
-            errors = [e for e in tab.console.errors if "WebSocket" not in e]
-            assert errors == [], tab.console.dump()
+            errors = [e for e in kiosk.console.errors if "WebSocket" not in e]
+            assert errors == [], kiosk.console.dump()
     finally:
-        for call in calls:
-            await call.close()
         if bus is not None:
             await bus.close()
-        await expert.close()
-        await booth.stop()
 
 
 @pytest.fixture
@@ -399,12 +322,8 @@ async def two_kela_experts_node(tmp_path: Path) -> AsyncIterator[ServeProcess]:
     second = first.group(0).replace('"kela.expert"', '"kela.expert2"').replace('"Anna"', '"Pekka"')
     config = tmp_path / "directory.toml"
     config.write_text(text + "\n" + second)
-    server = ServeProcess("memory", "two-experts-node", config=config)
-    await server.start()
-    try:
+    async with serving("memory", "two-experts-node", config=config) as server:
         yield server
-    finally:
-        server.kill()
 
 
 @pytest.mark.timeout(150)
@@ -412,46 +331,32 @@ async def test_expert_drops_out_the_booth_waits_first_and_the_next_expert_is_see
     browser: Browser, two_kela_experts_node: ServeProcess
 ) -> None:
     node = two_kela_experts_node
-    booth = await start_booth(node, "lib-kitee")
-    first = await staff_client(node.base_url, "kela.expert")
-    second = await staff_client(node.base_url, "kela.expert2")
-    calls: list[Call] = []
-    try:
-        async with open_page(browser, viewport=VIEWPORT) as tab:
-            page = tab.page
-            await page.goto(booth.url)
-            await ask_for_kela(page)
-            offer, first_call = await answer(first)
-            calls.append(first_call)
-            await on_screen(page, "call")
-            await video_frames_advancing(page, "[data-testid=remote-video]")
-            assert "Anna" in await page.locator("section[data-screen=call]").inner_text()
+    async with (
+        kiosk_tab(browser, node) as kiosk,
+        expert_at(node, "kela.expert") as first,
+        expert_at(node, "kela.expert2") as second,
+    ):
+        page = kiosk.page
+        await ask_for_kela(page)
+        offer, first_call = await first.answer()
+        await in_the_call(page)
+        assert "Anna" in await page.locator("section[data-screen=call]").inner_text()
 
-            # The first expert's browser goes away for good: the call returns to the queue.
-            await first_call.close()
-            await first.request({"type": "session_leave", "session_id": offer.session_id})
-            await on_screen(page, "waiting")
-            await until(
-                page, "document.querySelector('[data-testid=queue-position]').textContent === '1'"
-            )
+        # The first expert's browser goes away for good: the call returns to the queue.
+        await first_call.close()
+        await first.client.request({"type": "session_leave", "session_id": offer.session_id})
+        await on_screen(page, "waiting")
+        await until(page, FIRST_IN_LINE)
 
-            # The next expert takes it: a new peer connection, media both ways again.
-            offer_again, second_call = await answer(second)
-            calls.append(second_call)
-            assert offer_again.session_id == offer.session_id, "the same call, not a new one"
-            await on_screen(page, "call")
-            await video_frames_advancing(page, "[data-testid=remote-video]")
-            await eventually(
-                lambda: frames(second_call) >= 10, timeout=20, message="second expert sees booth"
-            )
-            assert "Pekka" in await page.locator("section[data-screen=call]").inner_text()
-            assert "Anna" not in await page.locator("section[data-screen=call]").inner_text()
-            peers = await page.evaluate("window.kioskDiagnostics().peers")
-            assert len(peers) == 1, f"the first expert's peer connection stayed: {peers}"
-            assert tab.console.errors == [], tab.console.dump()
-    finally:
-        for call in calls:
-            await call.close()
-        await first.close()
-        await second.close()
-        await booth.stop()
+        # The next expert takes it: a new peer connection, media both ways again.
+        offer_again, second_call = await second.answer()
+        assert offer_again.session_id == offer.session_id, "the same call, not a new one"
+        await in_the_call(page)
+        await eventually(
+            lambda: frames(second_call) >= 10, timeout=20, message="second expert sees booth"
+        )
+        assert "Pekka" in await page.locator("section[data-screen=call]").inner_text()
+        assert "Anna" not in await page.locator("section[data-screen=call]").inner_text()
+        peers = await page.evaluate("window.kioskDiagnostics().peers")
+        assert len(peers) == 1, f"the first expert's peer connection stayed: {peers}"
+        assert kiosk.console.errors == [], kiosk.console.dump()

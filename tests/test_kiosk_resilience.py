@@ -20,11 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -34,72 +29,22 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from signaling.client import Call, SignalingClient, SyntheticCamera, SyntheticMicrophone
-from signaling.protocol import Offer, SessionEnded
+from signaling.client import Call, SignalingClient
+from signaling.protocol import SessionEnded
 
-from .browser import (
-    CHROMIUM_ARGS,
-    open_page,
-    require_chromium,
-    screenshot,
-    video_frames_advancing,
-)
+from .browser import CHROMIUM_ARGS, open_page, require_chromium, screenshot
+from .kiosk import VIEWPORT, ask_for_kela, expert_at, in_the_call, on_screen
 from .netns import Namespace, network_namespace
-from .support import REPO, ServeProcess, eventually, frames, staff_client
+from .support import BoothProcess, ServeProcess, eventually, frames, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 
-VIEWPORT = {"width": 1280, "height": 800}
 OUTAGE_S = 10.0
 RECOVERY_BOUND_S = 20.0
 NEW_FRAMES = 10  # "media resumed" = this many new decoded video frames
 # After an address change nothing tells the page at once: the signaling socket is found
 # dead by its liveness ping (10 s of silence + 5 s), then ICE restarts.
 ADDRESS_BOUND_S = 30.0
-
-
-class NamespacedBooth:
-    """A real `etapiste booth` inside a network namespace; its kiosk URL is read from stdout."""
-
-    def __init__(self, ns: Namespace, server: str, site: str = "lib-kitee") -> None:
-        self.ns = ns
-        self.server = server
-        self.site = site
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.url = ""
-        self.log_path = Path(tempfile.gettempdir()) / f"etapiste-booth-{ns.name}.log"
-
-    async def start(self) -> str:
-        command = [sys.executable, "-m", "etapiste", "booth", "--site", self.site]
-        command += ["--server", self.server, "--port", "0", "--no-kiosk-browser"]
-        command += ["--fake-devices"]
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                self.ns.exec_command(*command),
-                cwd=REPO,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                stdout=subprocess.PIPE,
-                stderr=log,
-            )
-        assert self.proc.stdout is not None
-        line = await asyncio.wait_for(asyncio.to_thread(self.proc.stdout.readline), 20)
-        self.url = line.decode().strip()
-        if not self.url.startswith("http://127.0.0.1:"):
-            raise RuntimeError(f"booth in {self.ns.name} printed {line!r} ({self.log_path})")
-        return self.url
-
-    async def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.to_thread(self.proc.wait, 15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                await asyncio.to_thread(self.proc.wait, 10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
 
 @contextlib.asynccontextmanager
@@ -256,7 +201,7 @@ class Watch:
 class Rig:
     ns: Namespace
     node: ServeProcess
-    booth: NamespacedBooth
+    booth: BoothProcess
     page: Page
     expert: SignalingClient
     expert_call: Call
@@ -265,58 +210,28 @@ class Rig:
     console_errors: list[str]
 
 
-async def on_screen(page: Page, name: str, timeout: float = 15_000) -> None:
-    await page.wait_for_selector(f'section[data-screen="{name}"]:not([hidden])', timeout=timeout)
-
-
-WAITING_SCREEN = 'section[data-screen="waiting"]:not([hidden])'
-
-
-async def walk_into_a_call(page: Page, url: str, expert: SignalingClient) -> tuple[str, Call]:
-    """The citizen: suomi -> Kela -> general -> device check -> start; the expert answers."""
-    await page.goto(url)
-    await on_screen(page, "welcome")
-    await page.get_by_test_id("lang-fi").click()
-    await on_screen(page, "agencies")
-    await page.get_by_test_id("agency-kela").click()
-    await on_screen(page, "services")
-    await page.get_by_test_id("service-general").click()
-    await on_screen(page, "device-check")
-    await page.wait_for_selector("[data-testid=device-check-ok]:not([disabled])")
-    await page.get_by_test_id("device-check-ok").click()
-    # A calm "ready" step with the call-start button follows the device check.
-    ready_or_waiting = 'section[data-screen="ready"]:not([hidden]), ' + WAITING_SCREEN
-    await page.wait_for_selector(ready_or_waiting, timeout=15_000)
-    if await page.locator('section[data-screen="ready"]').is_visible():
-        await page.get_by_test_id("call-start").click()
-    await page.wait_for_selector(WAITING_SCREEN, timeout=15_000)
-    await expert.request({"type": "set_availability", "status": "available"})
-    offer = await expert.wait_for(Offer, lambda o: True, timeout=15)
-    expert_call = Call(expert, offer.session_id, [SyntheticCamera(), SyntheticMicrophone()])
-    expert_call.start()
-    await expert.request({"type": "offer_accept", "session_id": offer.session_id})
-    return offer.session_id, expert_call
-
-
 @contextlib.asynccontextmanager
 async def booth_in_a_call(tmp_path: Path, node: ServeProcess, ns: Namespace) -> AsyncIterator[Rig]:
-    """A namespaced booth and Chromium whose kiosk is in a call with media both ways."""
-    booth = NamespacedBooth(ns, f"http://{ns.host_address}:{node.port}")
-    expert: SignalingClient | None = None
-    expert_call: Call | None = None
+    """A namespaced booth and Chromium whose kiosk is in a call with media both ways.
+
+    The citizen: suomi -> Kela -> general -> device check -> start; the expert answers.
+    """
+    booth = BoothProcess(f"http://{ns.host_address}:{node.port}", prefix=ns.exec_command())
     try:
         url = await booth.start()
         async with (
             chromium_in(ns, tmp_path) as browser,
             open_page(browser, viewport=VIEWPORT) as tab,
+            expert_at(node, "kela.expert") as expert,
         ):
             page = tab.page
-            expert = await staff_client(node.base_url, "kela.expert")
-            session_id, expert_call = await walk_into_a_call(page, url, expert)
-            await on_screen(page, "call")
-            await video_frames_advancing(page, "[data-testid=remote-video]", timeout=30)
-            call = expert_call
-            await eventually(lambda: frames(call) >= 10, timeout=30, message="expert sees booth")
+            await page.goto(url)
+            await ask_for_kela(page)
+            offer, expert_call = await expert.answer()
+            await in_the_call(page, timeout=30)
+            await eventually(
+                lambda: frames(expert_call) >= 10, timeout=30, message="expert sees booth"
+            )
             diag = await page.evaluate("kioskDiagnostics()")
             (expert_participant,) = diag["peers"]
             assert diag["peers"][expert_participant]["connection"] == "connected", diag
@@ -325,18 +240,26 @@ async def booth_in_a_call(tmp_path: Path, node: ServeProcess, ns: Namespace) -> 
                 node,
                 booth,
                 page,
-                expert,
+                expert.client,
                 expert_call,
-                session_id,
+                offer.session_id,
                 expert_participant,
                 tab.console.errors,
             )
     finally:
-        if expert_call is not None:
-            await expert_call.close()
-        if expert is not None:
-            await expert.close()
         await booth.stop()
+
+
+@contextlib.asynccontextmanager
+async def watching(rig: Rig) -> AsyncIterator[Watch]:
+    """Sample the call while the block disturbs it, from a second of calm before."""
+    watch = Watch(rig.page, rig.expert_call)
+    watch.start()
+    try:
+        await asyncio.sleep(1.0)
+        yield watch
+    finally:
+        await watch.stop()
 
 
 async def end_the_same_call(rig: Rig) -> None:
@@ -369,65 +292,54 @@ def ns() -> Iterator[Namespace]:
 async def test_booth_network_offline_for_10_s_media_resumes_without_a_click(
     tmp_path: Path, redis_url: str, ns: Namespace, side: str
 ) -> None:
-    node = ServeProcess(redis_url, f"res-{side}-node", host="0.0.0.0")
-    await node.start()
-    try:
-        async with booth_in_a_call(tmp_path, node, ns) as rig:
-            watch = Watch(rig.page, rig.expert_call)
-            watch.start()
-            try:
-                await asyncio.sleep(1.0)
-                before = watch.last()
-                assert before.screen == "call" and not before.banner, watch.timeline()
+    async with (
+        serving(redis_url, f"res-{side}-node", host="0.0.0.0") as node,
+        booth_in_a_call(tmp_path, node, ns) as rig,
+    ):
+        async with watching(rig) as watch:
+            before = watch.last()
+            assert before.screen == "call" and not before.banner, watch.timeline()
 
-                # The booth's network goes away (its own interface, or the far end's carrier).
-                down = time.monotonic()
-                rig.ns.link_down(side)
-                shot = False
-                while time.monotonic() - down < OUTAGE_S:
-                    if not shot and watch.last().banner:
-                        await screenshot(rig.page, "kiosk-reconnecting-fi")
-                        shot = True
-                        print(f"reconnecting banner after {time.monotonic() - down:.2f} s")
-                    await asyncio.sleep(0.1)
-                up = time.monotonic()
-                rig.ns.link_up(side)
+            # The booth's network goes away (its own interface, or the far end's carrier).
+            down = time.monotonic()
+            rig.ns.link_down(side)
+            shot = False
+            while time.monotonic() - down < OUTAGE_S:
+                if not shot and watch.last().banner:
+                    await screenshot(rig.page, "kiosk-reconnecting-fi")
+                    shot = True
+                    print(f"reconnecting banner after {time.monotonic() - down:.2f} s")
+                await asyncio.sleep(0.1)
+            up = time.monotonic()
+            rig.ns.link_up(side)
 
-                during = watch.between(down + 3.0, up)
-                assert during, watch.timeline(down)
-                stalled = during[-1].expert_frames - during[0].expert_frames
-                assert stalled < NEW_FRAMES, (
-                    f"media still flowed while the link was down ({stalled})"
-                )
-                assert any(s.banner for s in watch.between(down, up)), (
-                    "the reconnecting banner never showed during the outage\n"
-                    + watch.timeline(down)
-                )
-                assert shot
-                assert any(s.quality == "bad" for s in watch.between(down, up)), (
-                    "the connection indicator never said the connection breaks\n"
-                    + watch.timeline(down)
-                )
+            during = watch.between(down + 3.0, up)
+            assert during, watch.timeline(down)
+            stalled = during[-1].expert_frames - during[0].expert_frames
+            assert stalled < NEW_FRAMES, f"media still flowed while the link was down ({stalled})"
+            assert any(s.banner for s in watch.between(down, up)), (
+                "the reconnecting banner never showed during the outage\n" + watch.timeline(down)
+            )
+            assert shot
+            assert any(s.quality == "bad" for s in watch.between(down, up)), (
+                "the connection indicator never said the connection breaks\n" + watch.timeline(down)
+            )
 
-                kiosk_s, expert_s = await watch.recovered_after(up)
-                print(
-                    f"network down {OUTAGE_S:.0f} s ({side} side): media back "
-                    f"{kiosk_s:.2f} s (kiosk) and {expert_s:.2f} s (expert) after link up"
-                )
-                await eventually(lambda: not watch.last().banner, timeout=15, message="banner gone")
-                print(watch.timeline(down))
+            kiosk_s, expert_s = await watch.recovered_after(up)
+            print(
+                f"network down {OUTAGE_S:.0f} s ({side} side): media back "
+                f"{kiosk_s:.2f} s (kiosk) and {expert_s:.2f} s (expert) after link up"
+            )
+            await eventually(lambda: not watch.last().banner, timeout=15, message="banner gone")
+            print(watch.timeline(down))
 
-                # Same call: never left the call screen, same expert peer, same session.
-                after = watch.last()
-                assert {s.screen for s in watch.samples} == {"call"}, watch.timeline(down)
-                assert list(after.peers) == [rig.expert_participant], after.peers
-                assert len(rig.expert_call.received) == 1, rig.expert_call.received.keys()
-            finally:
-                await watch.stop()
-            await end_the_same_call(rig)
-            assert not unexpected_errors(rig.console_errors), rig.console_errors
-    finally:
-        node.kill()
+            # Same call: never left the call screen, same expert peer, same session.
+            after = watch.last()
+            assert {s.screen for s in watch.samples} == {"call"}, watch.timeline(down)
+            assert list(after.peers) == [rig.expert_participant], after.peers
+            assert len(rig.expert_call.received) == 1, rig.expert_call.received.keys()
+        await end_the_same_call(rig)
+        assert not unexpected_errors(rig.console_errors), rig.console_errors
 
 
 @pytest.mark.timeout(240)
@@ -440,10 +352,7 @@ async def test_signaling_node_restarted_on_redis_mid_call_the_call_survives(
     second = ServeProcess(redis_url, f"res-{stop}-b", port=first.port, host="0.0.0.0")
     try:
         async with booth_in_a_call(tmp_path, first, ns) as rig:
-            watch = Watch(rig.page, rig.expert_call)
-            watch.start()
-            try:
-                await asyncio.sleep(1.0)
+            async with watching(rig) as watch:
                 killed = time.monotonic()
                 if stop == "kill":
                     first.kill()
@@ -483,8 +392,6 @@ async def test_signaling_node_restarted_on_redis_mid_call_the_call_survives(
                 assert {s.screen for s in watch.samples} == {"call"}, watch.timeline(killed)
                 assert list(after.peers) == [rig.expert_participant], after.peers
                 assert after.peers[rig.expert_participant]["connection"] == "connected"
-            finally:
-                await watch.stop()
             # Signaling works end to end again, through the new node, for the same session.
             await end_the_same_call(rig)
             unexpected = [
@@ -517,30 +424,23 @@ def longest_stall(samples: list[Sample]) -> tuple[float, float]:
 async def test_booth_address_changes_mid_call_ice_restart_brings_media_back(
     tmp_path: Path, redis_url: str, ns: Namespace
 ) -> None:
-    node = ServeProcess(redis_url, "res-address-node", host="0.0.0.0")
-    await node.start()
-    try:
-        async with booth_in_a_call(tmp_path, node, ns) as rig:
-            watch = Watch(rig.page, rig.expert_call)
-            watch.start()
-            try:
-                await asyncio.sleep(1.0)
-                changed = time.monotonic()
-                old = rig.ns.ns_address
-                new = rig.ns.change_address(3)
-                print(f"booth address {old} -> {new}")
-                kiosk_s, expert_s = await watch.recovered_after(changed, timeout=ADDRESS_BOUND_S)
-                print(
-                    f"address change: media back {kiosk_s:.2f} s (kiosk) and "
-                    f"{expert_s:.2f} s (expert) after the change"
-                )
-                print(watch.timeline(changed))
-                await eventually(lambda: watch.last().signaling == "open", timeout=30)
-                after = watch.last()
-                assert {s.screen for s in watch.samples} == {"call"}, watch.timeline(changed)
-                assert list(after.peers) == [rig.expert_participant], after.peers
-            finally:
-                await watch.stop()
-            await end_the_same_call(rig)
-    finally:
-        node.kill()
+    async with (
+        serving(redis_url, "res-address-node", host="0.0.0.0") as node,
+        booth_in_a_call(tmp_path, node, ns) as rig,
+    ):
+        async with watching(rig) as watch:
+            changed = time.monotonic()
+            old = rig.ns.ns_address
+            new = rig.ns.change_address(3)
+            print(f"booth address {old} -> {new}")
+            kiosk_s, expert_s = await watch.recovered_after(changed, timeout=ADDRESS_BOUND_S)
+            print(
+                f"address change: media back {kiosk_s:.2f} s (kiosk) and "
+                f"{expert_s:.2f} s (expert) after the change"
+            )
+            print(watch.timeline(changed))
+            await eventually(lambda: watch.last().signaling == "open", timeout=30)
+            after = watch.last()
+            assert {s.screen for s in watch.samples} == {"call"}, watch.timeline(changed)
+            assert list(after.peers) == [rig.expert_participant], after.peers
+        await end_the_same_call(rig)

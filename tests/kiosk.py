@@ -1,0 +1,223 @@
+"""Driving the kiosk page as a citizen would, and the aiortc expert who answers.
+
+Shared by the kiosk tests (screens, journeys, resilience): the booth and its page, the
+catalogues, the screen checks (axe, sizes, screenshot) and the steps of a visit.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Browser, Page
+
+from signaling.client import Call, SignalingClient, SyntheticCamera, SyntheticMicrophone
+from signaling.protocol import Offer
+
+from .browser import (
+    Console,
+    VideoProgress,
+    describe_violations,
+    open_page,
+    run_axe,
+    screenshot,
+    video_frames_advancing,
+)
+from .support import BoothProcess, ServeProcess, staff_client
+
+KIOSK = Path(__file__).resolve().parent.parent / "endpoint_agent" / "kiosk"
+CATALOGS = {
+    lang: json.loads((KIOSK / "i18n" / f"{lang}.json").read_text()) for lang in ("fi", "sv", "en")
+}
+VIEWPORT = {"width": 1280, "height": 800}
+
+# What a screen must satisfy besides axe: returns the offending targets and texts.
+MEASURE = """() => {
+  const visible = (el) => el.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true });
+  const targets = [];
+  for (const el of document.querySelectorAll('button, input, a[href], [role="button"]')) {
+    if (!visible(el)) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width < 64 || r.height < 64) {
+      const name = el.dataset.testid || el.id || el.textContent.trim().slice(0, 30);
+      targets.push(`${name} ${Math.round(r.width)}x${Math.round(r.height)}`);
+    }
+  }
+  const texts = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const text = node.textContent.trim();
+    const el = node.parentElement;
+    if (!text || !el || !visible(el) || el.closest('.visually-hidden')) continue;
+    const size = parseFloat(getComputedStyle(el).fontSize);
+    if (size < 24) texts.push(`${text.slice(0, 40)}: ${size}px`);
+  }
+  return { targets, texts };
+}"""
+
+FIRST_IN_LINE = "document.querySelector('[data-testid=queue-position]').textContent === '1'"
+
+
+def t(lang: str, key: str, **values: Any) -> str:
+    """Return a catalogue message as the page shows it."""
+    text: str = CATALOGS[lang][key]
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", str(value))
+    return text
+
+
+# --- the booth and its page ------------------------------------------------------------------
+
+
+@dataclass
+class KioskTab:
+    """A real booth agent and its kiosk page, open in Chromium."""
+
+    booth: BoothProcess
+    page: Page
+    console: Console
+
+
+@asynccontextmanager
+async def kiosk_tab(
+    browser: Browser,
+    node: ServeProcess,
+    site: str = "lib-kitee",
+    *,
+    booth_args: tuple[str, ...] = (),
+    load: bool = True,
+) -> AsyncIterator[KioskTab]:
+    """Start `etapiste booth` for `site` on `node` and open its page (loaded unless `load`
+    is false, for a test that routes the page first); stop the booth after."""
+    booth = BoothProcess(node.base_url, site, *booth_args)
+    await booth.start()
+    try:
+        # axe-core runs under the kiosk's real Content-Security-Policy (tests/browser.py).
+        async with open_page(browser, viewport=VIEWPORT) as tab:
+            if load:
+                await tab.page.goto(booth.url)
+            yield KioskTab(booth, tab.page, tab.console)
+    finally:
+        await booth.stop()
+
+
+# --- looking at the page ---------------------------------------------------------------------
+
+
+async def on_screen(page: Page, name: str, timeout: float = 15_000) -> None:
+    """Wait until the screen `name` is the visible one."""
+    await page.wait_for_selector(f'section[data-screen="{name}"]:not([hidden])', timeout=timeout)
+
+
+async def check(page: Page, name: str, lang: str) -> None:
+    """Axe, target sizes and text sizes on what is shown now; save the screenshot."""
+    await page.evaluate("document.fonts.ready.then(() => new Promise(requestAnimationFrame))")
+    violations = await run_axe(page)
+    assert not violations, f"{name}/{lang}:\n{describe_violations(violations)}"
+    measured = await page.evaluate(MEASURE)
+    assert measured["targets"] == [], f"{name}/{lang}: targets under 64x64: {measured['targets']}"
+    assert measured["texts"] == [], f"{name}/{lang}: text under 24 px: {measured['texts']}"
+    await screenshot(page, f"kiosk-{name}-{lang}")
+
+
+async def until(page: Page, expression: str, timeout: float = 15_000) -> None:
+    """Wait until a JavaScript expression is true on the page (timeout in ms).
+
+    Playwright's wait_for_function polls by eval inside the page, which the kiosk's
+    Content-Security-Policy refuses; page.evaluate goes through DevTools and is allowed.
+    """
+    deadline = time.monotonic() + timeout / 1000
+    while not await page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout / 1000:g} s: {expression}")
+        await page.wait_for_timeout(50)
+
+
+async def text_of(page: Page, testid: str) -> str:
+    return (await page.get_by_test_id(testid).inner_text()).strip()
+
+
+async def in_the_call(page: Page, timeout: float = 15.0) -> VideoProgress:
+    """Wait for the call screen and for the expert's video moving on it."""
+    await on_screen(page, "call")
+    return await video_frames_advancing(page, "[data-testid=remote-video]", timeout=timeout)
+
+
+# --- the citizen's steps ---------------------------------------------------------------------
+
+
+async def tap(page: Page, testid: str, then: str) -> None:
+    """Click the element `testid` and wait for the screen `then`."""
+    await page.get_by_test_id(testid).click()
+    await on_screen(page, then)
+
+
+async def confirm_devices(page: Page) -> None:
+    """On the device check: wait until camera and microphone are ready, then go on."""
+    await page.wait_for_selector("[data-testid=device-check-ok]:not([disabled])")
+    await page.get_by_test_id("device-check-ok").click()
+
+
+async def call_about(page: Page, agency: str, service: str) -> None:
+    """From the agencies to the waiting screen: agency, service, devices, ready, call."""
+    await tap(page, f"agency-{agency}", "services")
+    await tap(page, f"service-{service}", "device-check")
+    await confirm_devices(page)
+    await on_screen(page, "ready")
+    await tap(page, "call-start", "waiting")
+
+
+async def ask_for(page: Page, lang: str, agency: str, service: str) -> None:
+    """From the greeting to the waiting screen: language, then as `call_about`."""
+    await on_screen(page, "welcome")
+    await tap(page, f"lang-{lang}", "agencies")
+    await call_about(page, agency, service)
+
+
+async def ask_for_kela(page: Page) -> None:
+    """From the greeting to the waiting screen: suomi, Kela, general, devices, call."""
+    await ask_for(page, "fi", "kela", "general")
+
+
+# --- the expert ------------------------------------------------------------------------------
+
+
+async def answer(expert: SignalingClient) -> tuple[Offer, Call]:
+    """Go available, take the first call offered and start aiortc media on it."""
+    await expert.request({"type": "set_availability", "status": "available"})
+    offer = await expert.wait_for(Offer, timeout=15)
+    call = Call(expert, offer.session_id, [SyntheticCamera(), SyntheticMicrophone()])
+    call.start()
+    await expert.request({"type": "offer_accept", "session_id": offer.session_id})
+    return offer, call
+
+
+@dataclass
+class Expert:
+    """A staff member's signaling client, and the calls they answered (closed with it)."""
+
+    client: SignalingClient
+    calls: list[Call] = field(default_factory=list)
+
+    async def answer(self) -> tuple[Offer, Call]:
+        """As `answer`; the call is closed when the expert signs out."""
+        offer, call = await answer(self.client)
+        self.calls.append(call)
+        return offer, call
+
+
+@asynccontextmanager
+async def expert_at(node: ServeProcess, username: str) -> AsyncIterator[Expert]:
+    """Sign a demo staff member in to `node`; close their calls and client after."""
+    expert = Expert(await staff_client(node.base_url, username))
+    try:
+        yield expert
+    finally:
+        for call in expert.calls:
+            await call.close()
+        await expert.client.close()

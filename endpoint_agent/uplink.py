@@ -127,7 +127,8 @@ class Uplink:
             except TimeoutError:
                 pass
             self._record_ping(rtt)
-            report = self._report()
+            # Reading /sys and /proc is quick, but it is file I/O: keep it off the loop.
+            report = await asyncio.to_thread(self._report)
             message = report.model_dump(mode="json", exclude_none=True)
             await client.request({**message, "id": "health"}, timeout=PING_TIMEOUT_S * 2)
             self.last_report = report

@@ -351,6 +351,9 @@ class RoutingSettings(_Model):
     default_handling_time_s: _Positive = 300
     grace_period_s: _Positive = 30
     queue_status_interval_s: float = Field(default=10, gt=0, le=15)
+    # Offers that ring out unanswered in a row before the expert is paused: calls must
+    # not keep ringing at an empty desk.
+    pause_after_missed_offers: int = Field(default=2, ge=1, le=20)
 
 
 class LimitSettings(_Model):

@@ -434,6 +434,14 @@ class OfferWithdrawn(Message):
     reason: Literal["timeout", "cancelled", "declined"]
 
 
+class Availability(Message):
+    """The server changed the expert's availability (e.g. paused after missed offers)."""
+
+    type: Literal["availability"] = "availability"
+    status: ExpertStatus
+    reason: str | None = None
+
+
 class SessionUpdate(Message):
     """The session's state or membership changed."""
 
@@ -500,6 +508,7 @@ ServerMessage = Annotated[
     | QueueStatus
     | Offer
     | OfferWithdrawn
+    | Availability
     | SessionUpdate
     | ParticipantEvent
     | SignalRelay

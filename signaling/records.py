@@ -117,6 +117,7 @@ class ExpertRecord(Record):
     pause_reason: str | None = None
     # What the expert asked to be once the current offer or call is over.
     after_call: ExpertStatus | None = None
+    missed_offers: int = 0  # offers in a row that rang out unanswered
 
     def serves(self, agency: str, service: str, language: str) -> bool:
         """Tell whether the expert's skills match a queue."""

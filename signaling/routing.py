@@ -18,6 +18,7 @@ from .directory import Directory
 from .events import EventKind, session_event
 from .identity import Principal
 from .protocol import (
+    Availability,
     CallRequest,
     ErrorCode,
     ExpertStatus,
@@ -398,6 +399,7 @@ class Router:
         def busy(expert_record: ExpertRecord) -> bool:
             expert_record.state = "busy"
             expert_record.session_id = session_id
+            expert_record.missed_offers = 0
             return True
 
         await self.update_expert(expert.subject, busy)
@@ -445,12 +447,17 @@ class Router:
         )
         await self.broadcast(record)
         await self.courier.queue_changed(record.queue)
-        await self._release_expert(subject, session_id, "available")
+        await self._release_expert(subject, session_id, "available", missed=reason != "declined")
         await self.dispatch(record.queue)
         return record
 
-    async def _release_expert(self, subject: str, session_id: str, fallback: ExpertStatus) -> None:
-        """Return an expert tied to a session to what they asked to be next."""
+    async def _release_expert(
+        self, subject: str, session_id: str, fallback: ExpertStatus, *, missed: bool = False
+    ) -> None:
+        """Return an expert tied to a session to what they asked to be next; an offer that
+        rang out (``missed``) counts towards pausing them."""
+        limit = self.settings.pause_after_missed_offers
+        paused_now: list[bool] = []
 
         def change(record: ExpertRecord) -> bool:
             if record.session_id != session_id or record.state not in ("offered", "busy"):
@@ -458,12 +465,23 @@ class Router:
             record.state = record.after_call or fallback
             record.after_call = None
             record.session_id = None
+            # Any answer (accept, decline) or a call ends the run of missed offers.
+            record.missed_offers = record.missed_offers + 1 if missed else 0
+            paused_now[:] = [record.missed_offers >= limit and record.state != "paused"]
+            if paused_now[0]:
+                record.state = "paused"
+                record.pause_reason = "missed_offers"
+                record.missed_offers = 0
             if record.state == "available":
                 record.idle_since = self.clock()
             return True
 
         released = await self.update_expert(subject, change)
         if released is not None:
+            if paused_now and paused_now[0]:
+                await self.courier.send(
+                    subject, Availability(status="paused", reason="missed_offers")
+                )
             await self._index_expert(released)
             if released.state == "available":
                 await self.dispatch_agencies(released.agencies)

@@ -495,6 +495,7 @@ SERVER_TYPES = {
     "queue_status",
     "offer",
     "offer_withdrawn",
+    "availability",
     "session_update",
     "participant",
     "signal",

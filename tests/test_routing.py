@@ -11,6 +11,7 @@ import pytest
 from signaling.directory import Directory
 from signaling.identity import Principal
 from signaling.protocol import (
+    Availability,
     CallRequest,
     ErrorCode,
     Message,
@@ -446,3 +447,53 @@ async def test_reoffer_after_reconnect_rings_only_for_the_time_left(
     record = await store.load_session(session.session_id)
     assert record is not None
     assert router._offer_message(record).ring_timeout_s == 5.0
+
+
+async def ring_out(router: Router, clock: Clock) -> None:
+    """Let the ring time pass and the cooldown too, as the tick loop would see it."""
+    clock.advance(router.settings.ring_timeout_s + 1)
+    await router.expire_offers()
+    clock.advance(router.settings.reoffer_cooldown_s + 1)
+
+
+async def test_two_offers_rung_out_in_a_row_pause_the_expert(
+    router: Router, courier: Courier, clock: Clock, store: Store
+) -> None:
+    await router.set_availability(expert("kela.a"), "available", None)
+    session = await request(router, booth(), kela_call())
+    assert len(courier.offers("staff:kela.a")) == 1
+    await ring_out(router, clock)
+    first = await store.load_expert("staff:kela.a")
+    assert first is not None and (first.state, first.missed_offers) == ("available", 1)
+
+    await router.dispatch(session.queue)  # the cooldown is over: it rings here again
+    assert len(courier.offers("staff:kela.a")) == 2
+    await ring_out(router, clock)
+    paused = await store.load_expert("staff:kela.a")
+    assert paused is not None
+    assert (paused.state, paused.pause_reason, paused.missed_offers) == (
+        "paused",
+        "missed_offers",
+        0,
+    )
+    told = [m for m in courier.sent["staff:kela.a"] if isinstance(m, Availability)]
+    assert told == [Availability(status="paused", reason="missed_offers")]
+    await router.dispatch(session.queue)
+    assert len(courier.offers("staff:kela.a")) == 2, "a paused desk is not rung"
+
+
+async def test_an_answer_between_missed_offers_starts_the_count_over(
+    router: Router, courier: Courier, clock: Clock, store: Store
+) -> None:
+    await router.set_availability(expert("kela.a"), "available", None)
+    first = await request(router, booth(), kela_call())
+    await ring_out(router, clock)
+    await router.dispatch(first.queue)
+    await router.decline(expert("kela.a"), first.session_id)  # an answer, though a no
+    record = await store.load_expert("staff:kela.a")
+    assert record is not None and (record.state, record.missed_offers) == ("available", 0)
+    clock.advance(router.settings.reoffer_cooldown_s + 1)
+    await router.dispatch(first.queue)
+    await ring_out(router, clock)
+    record = await store.load_expert("staff:kela.a")
+    assert record is not None and (record.state, record.missed_offers) == ("available", 1)

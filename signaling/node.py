@@ -30,6 +30,8 @@ from .protocol import (
     Catalog,
     CatalogAgency,
     CatalogRequest,
+    ChatRelay,
+    ChatSend,
     ClientMessage,
     Error,
     ErrorCode,
@@ -131,6 +133,7 @@ class Node:
             "offer_accept": self._on_offer_accept,
             "offer_decline": self._on_offer_decline,
             "signal": self._on_signal,
+            "chat": self._on_chat,
             "session_end": self._on_session_end,
             "session_leave": self._on_session_leave,
             "transfer": self._on_transfer,
@@ -535,6 +538,22 @@ class Node:
             lambda sender: encode_signal_relay(message.session_id, sender, payload),
             answer,
         )
+
+    async def _on_chat(self, conn: Connection, message: ChatSend) -> None:
+        # Relayed to the other members as it is and kept nowhere: no log, no event.
+        assert conn.principal is not None
+        record = await self.store.peek_session(message.session_id)
+        sender = self.router.member_of(record, conn.principal)
+        assert record is not None
+        if record.finished:
+            raise RoutingError(ErrorCode.CONFLICT, "the session is over", "session_id")
+        relay = ChatRelay(
+            session_id=record.session_id, from_=sender.id, text=message.text, at=self.clock()
+        )
+        for member in record.members:
+            if member.id != sender.id:
+                await self.send(member.subject, relay)
+        conn.send(Ack(id=message.id))
 
     async def _relay_ice(self, conn: Connection, ice: IceSignal) -> None:
         """Relay a fast-parsed ICE signal, answering errors as the full path does."""

@@ -211,6 +211,14 @@ class Signal(Message):
     payload: SignalPayload
 
 
+class ChatSend(Request):
+    """A line of text to the other members of a session (relayed, never stored)."""
+
+    type: Literal["chat"]
+    session_id: SessionId
+    text: str = Field(min_length=1, max_length=1000)
+
+
 class SessionEnd(Request):
     """An expert ends the call with an outcome from the configured list."""
 
@@ -251,6 +259,7 @@ ClientMessage = Annotated[
     | OfferAccept
     | OfferDecline
     | Signal
+    | ChatSend
     | SessionEnd
     | SessionLeave
     | Transfer,
@@ -469,6 +478,18 @@ class SignalRelay(Message):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class ChatRelay(Message):
+    """A line of text from another member of the session."""
+
+    type: Literal["chat"] = "chat"
+    session_id: SessionId
+    from_: ParticipantId = Field(alias="from")
+    text: str
+    at: float
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
 class SessionEnded(Message):
     """The session is over for everyone."""
 
@@ -512,6 +533,7 @@ ServerMessage = Annotated[
     | SessionUpdate
     | ParticipantEvent
     | SignalRelay
+    | ChatRelay
     | SessionEnded
     | GoingAway
     | Error,

@@ -13,6 +13,7 @@ from signaling.protocol import (
     Ack,
     CallQueued,
     Catalog,
+    ChatRelay,
     Error,
     ErrorCode,
     Offer,
@@ -211,3 +212,54 @@ async def test_a_booth_back_from_a_long_outage_goes_to_the_front(
     await router.cancel(booth(), again.session_id)
     third = await request(router, booth(), kela_call(previous_session=again.session_id))
     assert await store.queue_rank(third.queue, third.session_id) == 1
+
+
+async def test_chat_goes_both_ways_to_members_only_and_is_kept_nowhere() -> None:
+    store = MemoryStore()
+    async with running_node(store) as node:
+        kiosk = await booth_client(node.base_url)
+        kela = await staff_client(node.base_url, "kela.expert")
+        outsider = await staff_client(node.base_url, "vero.expert")
+        try:
+            await kela.request({"type": "set_availability", "status": "available"})
+            queued = await kiosk.request(KELA_CALL, expect=CallQueued)
+            session_id = queued.session.session_id
+            await kela.wait_for(Offer, lambda o: o.session_id == session_id)
+            await kela.request({"type": "offer_accept", "session_id": session_id})
+            update = await kiosk.wait_for(SessionUpdate, lambda u: len(u.session.participants) == 2)
+            ids = {p.kind: p.id for p in update.session.participants}
+
+            hostile = "<img src=x onerror=alert(1)> Tervetuloa, miten voin auttaa?"
+            chat = {"type": "chat", "session_id": session_id}
+            await kela.request({**chat, "text": hostile}, expect=Ack)
+            line = await kiosk.wait_for(ChatRelay)
+            assert (line.from_, line.text) == (ids["expert"], hostile)
+            await kiosk.request({**chat, "text": "Hei! Kuulen hyvin."}, expect=Ack)
+            back = await kela.wait_for(ChatRelay)
+            assert (back.from_, back.text) == (ids["booth"], "Hei! Kuulen hyvin.")
+
+            with pytest.raises(SignalingError) as stranger:
+                await outsider.request({**chat, "text": "hello?"})
+            assert (stranger.value.code, stranger.value.field) == (
+                ErrorCode.FORBIDDEN,
+                "session_id",
+            )
+            for n, text in enumerate(("", "x" * 1001)):
+                # The Python client refuses to send these, so they go as raw frames.
+                await kela.send_raw(json.dumps({**chat, "text": text, "id": f"bad{n}"}))
+                bad = await kela.wait_for(Error, lambda e, n=n: e.id == f"bad{n}")
+                assert (bad.code, bad.field) == (ErrorCode.INVALID_FIELD, "text")
+
+            await kela.request(
+                {"type": "session_end", "session_id": session_id, "outcome": "resolved"}
+            )
+            with pytest.raises(SignalingError) as over:
+                await kiosk.request({**chat, "text": "vielä yksi asia"})
+            assert over.value.code == ErrorCode.CONFLICT
+            logged = json.dumps([event for _, event in await store.read_events()])
+            assert "Tervetuloa" not in logged and "Kuulen" not in logged
+            record = await store.load_session(session_id)
+            assert record is not None and "Kuulen" not in record.model_dump_json()
+        finally:
+            for client in (kiosk, kela, outsider):
+                await client.close()

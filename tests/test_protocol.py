@@ -53,6 +53,7 @@ VALID: dict[str, dict[str, Any]] = {
         "software_version": "0.1.0",
     },
     "catalog_request": {"type": "catalog_request", "id": "r11"},
+    "chat": {"type": "chat", "id": "r14", "session_id": SESSION, "text": "Hei!"},
     "feedback": {"type": "feedback", "id": "r12", "session_id": SESSION, "score": 4},
     "appointment_checkin": {"type": "appointment_checkin", "id": "r13", "code": "123456"},
     "call_request": {
@@ -499,6 +500,7 @@ SERVER_TYPES = {
     "session_update",
     "participant",
     "signal",
+    "chat",
     "session_ended",
     "going_away",
     "error",

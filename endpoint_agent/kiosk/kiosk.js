@@ -727,7 +727,16 @@ function renderQueue({ position, estimated_wait_s: wait }) {
 function onServerMessage({ detail: msg }) {
   if (msg.type === 'queue_status' && msg.session_id === S.session?.session_id) {
     renderQueue(msg);
+  } else if (msg.type === 'chat' && msg.session_id === S.session?.session_id) {
+    showChat(msg);
   }
+}
+
+/** Show a line the expert (or interpreter) typed: always as text, never as markup. */
+function showChat(msg) {
+  const captions = $('captions');
+  captions.append(element('p', { className: 'chat-line', text: msg.text }));
+  captions.scrollTop = captions.scrollHeight;
 }
 
 function expertParticipant() {

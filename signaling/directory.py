@@ -373,6 +373,10 @@ class AuthSettings(_Model):
     token_secret: SecretStr
     token_ttl_s: int = Field(default=900, gt=0)
     device_token_ttl_s: int = Field(default=900, gt=0)
+    # Password guessing: after this many failed logins within the window, a username (or,
+    # at ten times as many, one address) must wait until the oldest failure leaves it.
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_failure_window_s: float = Field(default=900, gt=0)
 
     @field_validator("token_secret")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -28,11 +29,18 @@ HARD_FRAME_LIMIT = HARD_FRAME_FACTOR * MAX_MESSAGE_BYTES  # with the default lim
 
 
 def _json_error(
-    status: int, code: ErrorCode, message: str, field: str | None = None
+    status: int,
+    code: ErrorCode,
+    message: str,
+    field: str | None = None,
+    *,
+    retry_after_s: float | None = None,
 ) -> web.Response:
     body: dict[str, Any] = {"error": {"code": code.value, "message": message}}
     if field is not None:
         body["error"]["field"] = field
+    if retry_after_s is not None:
+        body["error"]["retry_after_s"] = retry_after_s
     return web.json_response(body, status=status)
 
 
@@ -139,15 +147,52 @@ async def device_token(request: web.Request) -> web.Response:
     )
 
 
+def _login_keys(username: str, address: str) -> list[tuple[str, int]]:
+    """The throttling keys of a login attempt, each with its failure limit."""
+    return [("user:" + username, 1), ("addr:" + address, 10)]
+
+
+async def _login_throttled(node: Node, username: str, address: str) -> web.Response | None:
+    """Refuse a login whose username or address failed too often lately (429)."""
+    settings = node.directory.auth
+    now = node.clock()
+    for key, factor in _login_keys(username, address):
+        window = settings.login_failure_window_s
+        failures = await node.store.login_failures(key, now, window)
+        if len(failures) >= settings.login_max_failures * factor:
+            retry_after = max(0.001, failures[0] + window - now)
+            response = _json_error(
+                429,
+                ErrorCode.RATE_LIMITED,
+                "too many failed logins; wait before trying again",
+                "username" if key.startswith("user:") else None,
+                retry_after_s=round(retry_after + 0.0005, 3),
+            )
+            response.headers["Retry-After"] = str(math.ceil(retry_after))
+            return response
+    return None
+
+
+async def _record_login_failure(node: Node, username: str, address: str) -> None:
+    now = node.clock()
+    for key, _ in _login_keys(username, address):
+        await node.store.add_login_failure(key, now, node.directory.auth.login_failure_window_s)
+
+
 async def staff_token(request: web.Request) -> web.Response:
     """Exchange a username and password for a short-lived token with roles."""
     node = request.app[NODE]
     fields = await _read_fields(request, "username", "password")
     if isinstance(fields, web.Response):
         return fields
+    throttled = await _login_throttled(node, fields["username"], request.remote or "unknown")
+    if throttled is not None:
+        return throttled
     principal = await node.authority.authenticate_staff(fields["username"], fields["password"])
     if principal is None:
+        await _record_login_failure(node, fields["username"], request.remote or "unknown")
         return _json_error(401, ErrorCode.UNAUTHENTICATED, "wrong username or password")
+    await node.store.clear_login_failures("user:" + fields["username"])
     token, expires = node.authority.issue(principal)
     account = node.directory.account(fields["username"])
     return web.json_response(

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import pytest
 
 from signaling.client import SignalingClient, SignalingError
@@ -33,7 +34,14 @@ from signaling.protocol import (
 )
 from signaling.store import MemoryStore, Store
 
-from .support import RunningNode, booth_client, eventually, running_node, staff_client
+from .support import (
+    RunningNode,
+    booth_client,
+    directory_with,
+    eventually,
+    running_node,
+    staff_client,
+)
 
 DIRECTORY = load_directory()
 STAFF_SUBJECTS = [f"staff:{account.username}" for account in DIRECTORY.staff]
@@ -647,3 +655,46 @@ async def test_members_of_one_call_cannot_reach_into_another_call() -> None:
             "session_id",
             sessions=both,
         )
+
+
+async def test_password_guessing_is_throttled_per_username() -> None:
+    directory = directory_with(auth={"login_max_failures": 3, "login_failure_window_s": 1.5})
+    async with running_node(MemoryStore(), directory) as node, aiohttp.ClientSession() as http:
+        url = node.base_url + "/auth/login"
+
+        async def login(username: str, password: str) -> aiohttp.ClientResponse:
+            async with http.post(url, json={"username": username, "password": password}) as r:
+                await r.read()
+                return r
+
+        for _ in range(3):
+            assert (await login("kela.expert", "guess")).status == 401
+        # Even the right password waits now: the guesser cannot tell it was right.
+        async with http.post(url, json={"username": "kela.expert", "password": "demo"}) as r:
+            assert r.status == 429
+            error = (await r.json())["error"]
+            assert (error["code"], error["field"]) == ("rate_limited", "username")
+            assert 0 < error["retry_after_s"] <= 1.5
+            assert r.headers["Retry-After"] in ("1", "2")
+        # Another account from the same address is not locked out by it.
+        assert (await login("vero.expert", "demo")).status == 200
+        await asyncio.sleep(1.6)
+        assert (await login("kela.expert", "demo")).status == 200
+        # A success starts the count over.
+        for _ in range(2):
+            assert (await login("kela.expert", "guess")).status == 401
+        assert (await login("kela.expert", "demo")).status == 200
+
+
+async def test_one_address_guessing_many_usernames_is_throttled() -> None:
+    directory = directory_with(auth={"login_max_failures": 1, "login_failure_window_s": 60})
+    async with running_node(MemoryStore(), directory) as node, aiohttp.ClientSession() as http:
+        url = node.base_url + "/auth/login"
+        for n in range(10):  # ten times the per-username limit, from one address
+            body = {"username": f"guess{n}", "password": "x"}
+            async with http.post(url, json=body) as r:
+                assert r.status == 401
+        async with http.post(url, json={"username": "vero.expert", "password": "demo"}) as r:
+            assert r.status == 429
+            error = (await r.json())["error"]
+            assert error["code"] == "rate_limited" and "field" not in error

@@ -565,3 +565,20 @@ async def test_booth_health_keeps_the_latest_report_per_site(store: Store) -> No
         "lib-kitee": {"kiosk": "starting", "received_at": 3.0},
         "bus-lieksa": {"kiosk": "down", "received_at": 2.0},
     }
+
+
+async def test_login_failures_count_within_their_window_and_clear(store: Store) -> None:
+    assert await store.login_failures("user:kela.expert", 1000.0, 60.0) == []
+    for at in (1000.0, 1010.0, 1050.0):
+        await store.add_login_failure("user:kela.expert", at, 60.0)
+    await store.add_login_failure("user:vero.expert", 1050.0, 60.0)
+    assert await store.login_failures("user:kela.expert", 1055.0, 60.0) == [
+        1000.0,
+        1010.0,
+        1050.0,
+    ]
+    # The first failure left the window.
+    assert await store.login_failures("user:kela.expert", 1065.0, 60.0) == [1010.0, 1050.0]
+    await store.clear_login_failures("user:kela.expert")
+    assert await store.login_failures("user:kela.expert", 1065.0, 60.0) == []
+    assert await store.login_failures("user:vero.expert", 1065.0, 60.0) == [1050.0]

@@ -150,6 +150,20 @@ class Store(abc.ABC):
     async def booth_health(self) -> dict[str, dict[str, Any]]:
         """Return the latest health report of every site that ever reported."""
 
+    # --- login throttling -----------------------------------------------------------
+
+    @abc.abstractmethod
+    async def add_login_failure(self, key: str, now: float, window_s: float) -> None:
+        """Record a failed login for a key (a username or an address)."""
+
+    @abc.abstractmethod
+    async def login_failures(self, key: str, now: float, window_s: float) -> list[float]:
+        """Return the times of a key's failed logins within the window, oldest first."""
+
+    @abc.abstractmethod
+    async def clear_login_failures(self, key: str) -> None:
+        """Forget a key's failed logins (after a successful login)."""
+
     # --- events ---------------------------------------------------------------------
 
     @abc.abstractmethod

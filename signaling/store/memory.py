@@ -73,6 +73,7 @@ class MemoryStore(Store):
         self._members: defaultdict[str, set[str]] = defaultdict(set)
         self._events: list[tuple[str, dict[str, Any]]] = []
         self._health: dict[str, str] = {}
+        self._login_failures: dict[str, list[float]] = {}
         self._subscribers: list[tuple[frozenset[str], Handler]] = []
         self._closed = False
 
@@ -206,6 +207,16 @@ class MemoryStore(Store):
 
     async def memberships(self, subject: str) -> list[str]:
         return sorted(self._members.get(subject, ()))
+
+    async def add_login_failure(self, key: str, now: float, window_s: float) -> None:
+        kept = [t for t in self._login_failures.get(key, []) if t > now - window_s]
+        self._login_failures[key] = [*kept, now]
+
+    async def login_failures(self, key: str, now: float, window_s: float) -> list[float]:
+        return [t for t in self._login_failures.get(key, []) if t > now - window_s]
+
+    async def clear_login_failures(self, key: str) -> None:
+        self._login_failures.pop(key, None)
 
     async def save_booth_health(self, site: str, report: dict[str, Any]) -> None:
         self._health[site] = json.dumps(report)

@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any, TypeVar
+import math
+import secrets
+from typing import Any, TypeVar, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -220,6 +222,24 @@ class RedisStore(Store):
     async def booth_health(self) -> dict[str, dict[str, Any]]:
         reports = await self._redis.hgetall(_key("booths", "health"))
         return {_text(site): json.loads(report) for site, report in reports.items()}
+
+    async def add_login_failure(self, key: str, now: float, window_s: float) -> None:
+        name = _key("login", key)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.zremrangebyscore(name, "-inf", now - window_s)
+        pipe.zadd(name, {f"{now!r}:{secrets.token_hex(4)}": now})
+        pipe.expire(name, max(1, math.ceil(window_s)))
+        await pipe.execute()
+
+    async def login_failures(self, key: str, now: float, window_s: float) -> list[float]:
+        entries = await self._redis.zrangebyscore(
+            _key("login", key), f"({now - window_s!r}", "+inf", withscores=True
+        )
+        pairs = cast(list[tuple[Any, float]], entries)
+        return [float(score) for _, score in pairs]
+
+    async def clear_login_failures(self, key: str) -> None:
+        await self._redis.delete(_key("login", key))
 
     async def append_event(self, event: dict[str, Any]) -> str:
         event_id = await self._redis.xadd(_key("events"), {"event": json.dumps(event)})

@@ -18,6 +18,8 @@ async def build_catalog(directory: Directory, router: Router, now: float) -> lis
     for agency in directory.agencies:
         is_open = agency.hours.is_open(at)
         opening = None if is_open else agency.hours.next_opening(at)
+        # One count per agency, not one per queue: every queue of it shares its experts.
+        available = len(await router.store.available_experts(agency.id)) if is_open else 0
         services = []
         for service in agency.services:
             queues = []
@@ -25,7 +27,11 @@ async def build_catalog(directory: Directory, router: Router, now: float) -> lis
                 queue = queue_key(agency.id, service.id, language)
                 waiting = lengths.get(queue, 0)
                 # A new caller would stand behind everyone already waiting.
-                wait = await router.estimate_wait(queue, agency.id, waiting) if is_open else None
+                wait = (
+                    await router.estimate_wait(queue, agency.id, waiting, available)
+                    if is_open
+                    else None
+                )
                 queues.append(
                     CatalogQueue(
                         language=language,

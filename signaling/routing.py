@@ -305,11 +305,15 @@ class Router:
         """Estimate the wait of the call at ``rank`` (0 = front) in its queue."""
         return await self.estimate_wait(record.queue, record.agency, rank)
 
-    async def estimate_wait(self, queue: str, agency: str, rank: int) -> float:
-        """Estimate the wait from recent handling times and the experts available."""
+    async def estimate_wait(
+        self, queue: str, agency: str, rank: int, available: int | None = None
+    ) -> float:
+        """Estimate the wait from recent handling times and the experts available (counted
+        here unless the caller already knows)."""
         times = await self.store.handling_times(queue)
         handling = statistics.median(times) if times else self.settings.default_handling_time_s
-        available = len(await self.store.available_experts(agency))
+        if available is None:
+            available = len(await self.store.available_experts(agency))
         # Everyone ahead must be answered first; experts work in parallel.
         return (rank + 1) * handling / max(1, available)
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from signaling.catalog import build_catalog
-from signaling.client import SignalingError
+from signaling.client import SignalingClient, SignalingError
 from signaling.directory import Directory
 from signaling.protocol import (
     Ack,
@@ -164,17 +164,23 @@ async def test_appointment_codes_are_checked_and_unknown_ones_named() -> None:
             await kiosk.close()
 
 
+async def answered_call(kiosk: SignalingClient, expert: SignalingClient) -> SessionUpdate:
+    """Put a Kela call through to the expert; return the booth's view with both members."""
+    await expert.request({"type": "set_availability", "status": "available"})
+    queued = await kiosk.request(KELA_CALL, expect=CallQueued)
+    session_id = queued.session.session_id
+    await expert.wait_for(Offer, lambda o: o.session_id == session_id)
+    await expert.request({"type": "offer_accept", "session_id": session_id})
+    return await kiosk.wait_for(SessionUpdate, lambda u: len(u.session.participants) == 2)
+
+
 async def test_booth_sees_the_experts_chosen_name_and_answers_feedback_on_the_wire() -> None:
     async with running_node(MemoryStore()) as node:
         kiosk = await booth_client(node.base_url)
         expert_client = await staff_client(node.base_url, "kela.expert")
         try:
-            await expert_client.request({"type": "set_availability", "status": "available"})
-            queued = await kiosk.request(KELA_CALL, expect=CallQueued)
-            session_id = queued.session.session_id
-            await expert_client.wait_for(Offer, lambda o: o.session_id == session_id)
-            await expert_client.request({"type": "offer_accept", "session_id": session_id})
-            update = await kiosk.wait_for(SessionUpdate, lambda u: len(u.session.participants) == 2)
+            update = await answered_call(kiosk, expert_client)
+            session_id = update.session.session_id
             shown = {p.kind: p.display_name for p in update.session.participants}
             assert shown == {"booth": None, "expert": "Anna"}
             await expert_client.request(
@@ -221,12 +227,8 @@ async def test_chat_goes_both_ways_to_members_only_and_is_kept_nowhere() -> None
         kela = await staff_client(node.base_url, "kela.expert")
         outsider = await staff_client(node.base_url, "vero.expert")
         try:
-            await kela.request({"type": "set_availability", "status": "available"})
-            queued = await kiosk.request(KELA_CALL, expect=CallQueued)
-            session_id = queued.session.session_id
-            await kela.wait_for(Offer, lambda o: o.session_id == session_id)
-            await kela.request({"type": "offer_accept", "session_id": session_id})
-            update = await kiosk.wait_for(SessionUpdate, lambda u: len(u.session.participants) == 2)
+            update = await answered_call(kiosk, kela)
+            session_id = update.session.session_id
             ids = {p.kind: p.id for p in update.session.participants}
 
             hostile = "<img src=x onerror=alert(1)> Tervetuloa, miten voin auttaa?"

@@ -100,6 +100,7 @@ export class Signaling extends EventTarget {
     this._refreshTimer = null;
     this._token = null; // the latest access token (from getToken or token_refresh)
     this._tokenExpiresAt = null;
+    this._cookieAuth = false; // getToken returned null: no token in hello, no token_refresh
     this._reconnectNow = false;
     this._onOnline = () => this._nudge();
     // Session id -> {since, messages}: pushes for sessions listed in the latest welcome
@@ -221,6 +222,15 @@ export class Signaling extends EventTarget {
   async _freshToken() {
     try {
       const got = await this._getToken();
+      if (got === null) {
+        // Cookie authentication (the expert console): hello carries no token, the
+        // server reads the HttpOnly cookie sent with the upgrade, and nothing refreshes.
+        this._cookieAuth = true;
+        this._token = null;
+        this._tokenExpiresAt = null;
+        return null;
+      }
+      this._cookieAuth = false;
       // getToken may also return {token, expires_at}.
       const token = typeof got === 'string' ? got : got?.token;
       if (token) {
@@ -270,7 +280,8 @@ export class Signaling extends EventTarget {
     }
     try {
       for (;;) {
-        const hello = { type: 'hello', versions: [PROTOCOL_VERSION], token };
+        const hello = { type: 'hello', versions: [PROTOCOL_VERSION] };
+        if (token !== null) hello.token = token;
         if (this._resumeToken) hello.resume_token = this._resumeToken;
         try {
           const welcome = await Promise.race([
@@ -409,6 +420,7 @@ export class Signaling extends EventTarget {
 
   _scheduleRefresh() {
     clearTimeout(this._refreshTimer);
+    if (this._cookieAuth) return; // the page renews its cookie itself
     const now = Date.now() / 1000;
     let lifetime = this._tokenExpiresAt ? this._tokenExpiresAt - now : null;
     // A clock far off the server's makes the lifetime meaningless: use a safe interval.

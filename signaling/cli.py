@@ -15,6 +15,9 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+import agent_console
+import browser_client
+
 from .directory import DEMO_CONFIG, ConfigError, Directory, load_directory
 from .protocol import json_schema
 from .server import create_app
@@ -28,6 +31,7 @@ def _banner(directory: Directory, args: argparse.Namespace, demo: bool) -> str:
     base = f"http://{args.host}:{args.port}"
     lines = [
         f"Etäpiste signaling node {args.node_id} (store: {args.store})",
+        f"  expert console       {base}/console/",
         f"  signaling WebSocket  ws://{args.host}:{args.port}/ws",
         f"  health               {base}/healthz",
         f"  metrics              {base}/metrics",
@@ -59,7 +63,16 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app = create_app(directory, store, args.node_id, shutdown_timeout=args.shutdown_timeout)
+    # The command line is where the parts meet: the node serves the consoles' pages and
+    # the browser call client, which the signaling package itself knows nothing of.
+    app = create_app(
+        directory,
+        store,
+        args.node_id,
+        shutdown_timeout=args.shutdown_timeout,
+        console_dir=agent_console.STATIC_DIR,
+        client_dir=browser_client.DIRECTORY,
+    )
     print(_banner(directory, args, demo=args.config is None), flush=True)
     # Thousands of long-lived connection objects make full collections stall the loop
     # for hundreds of milliseconds; freeze what exists now and collect less often.

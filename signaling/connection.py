@@ -61,6 +61,8 @@ class Connection:
         self.transport = transport
         self.metrics = metrics
         self.principal: Principal | None = None
+        # A console's login cookie from the upgrade request: its hello may omit the token.
+        self.cookie_token: str | None = None
         self.bucket = TokenBucket(limits.rate_per_s, limits.rate_burst)
         # Sessions of this booth that wait in a queue, and the last status sent.
         self.waiting: dict[str, str] = {}

@@ -268,6 +268,8 @@ class ExpertRole(_Model):
     agencies: list[str] = Field(min_length=1)
     languages: list[_LanguageCode] = Field(min_length=1)
     services: list[str] | None = None  # None = all services of its agencies
+    # Whether the expert picks, at the start of a shift, which of these skills to serve.
+    choose_skills: bool = False
 
 
 class InterpreterRole(_Model):
@@ -354,6 +356,9 @@ class RoutingSettings(_Model):
     # Offers that ring out unanswered in a row before the expert is paused: calls must
     # not keep ringing at an empty desk.
     pause_after_missed_offers: int = Field(default=2, ge=1, le=20)
+    # After a call the expert is held off the routing this long to finish their notes,
+    # then becomes available by itself (0 = straight back).
+    wrap_up_s: float = Field(default=30, ge=0, le=3600)
 
 
 class LimitSettings(_Model):
@@ -373,6 +378,9 @@ class AuthSettings(_Model):
     token_secret: SecretStr
     token_ttl_s: int = Field(default=900, gt=0)
     device_token_ttl_s: int = Field(default=900, gt=0)
+    # A console login lasts at most this long however often it is refreshed (a shift);
+    # then the expert signs in again, without losing a call in progress.
+    staff_session_max_s: int = Field(default=12 * 3600, gt=0)
     # Password guessing: after this many failed logins within the window, a username (or,
     # at ten times as many, one address) must wait until the oldest failure leaves it.
     login_max_failures: int = Field(default=5, ge=1, le=100)

@@ -86,14 +86,26 @@ class Authority:
             username=account.username,
         )
 
+    def csrf_token(self, login_id: str) -> str:
+        """Return the CSRF token of a login session (derived, so nothing is stored)."""
+        return hmac.new(self._secret.encode(), b"csrf:" + login_id.encode(), "sha256").hexdigest()
+
     def _verify(self, stored: str, password: str) -> bool:
         try:
             return self._hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
             return False
 
-    def issue(self, principal: Principal, *, typ: str = "access") -> tuple[str, float]:
-        """Return a signed token for the principal and when it expires."""
+    def issue(
+        self,
+        principal: Principal,
+        *,
+        typ: str = "access",
+        extra: dict[str, Any] | None = None,
+        not_after: float | None = None,
+    ) -> tuple[str, float]:
+        """Return a signed token for the principal and when it expires (never after
+        ``not_after``); ``extra`` claims ride along (a login session's id and start)."""
         now = self._clock()
         if typ == "resume":
             ttl: float = self._directory.routing.grace_period_s + self._directory.auth.token_ttl_s
@@ -101,8 +113,9 @@ class Authority:
             ttl = self._directory.auth.device_token_ttl_s
         else:
             ttl = self._directory.auth.token_ttl_s
-        expires = now + ttl
+        expires = now + ttl if not_after is None else min(now + ttl, not_after)
         claims: dict[str, Any] = {
+            **(extra or {}),
             "iss": ISSUER,
             "typ": typ,
             "sub": principal.subject,
@@ -122,6 +135,10 @@ class Authority:
 
     def verify(self, token: str, *, typ: str = "access") -> Principal:
         """Return the principal a token was issued to, or raise TokenError."""
+        return self.verify_claims(token, typ=typ)[0]
+
+    def verify_claims(self, token: str, *, typ: str = "access") -> tuple[Principal, dict[str, Any]]:
+        """Return the principal a token was issued to and all its claims, or raise TokenError."""
         try:
             claims = jwt.decode(
                 token,
@@ -150,7 +167,7 @@ class Authority:
             username=claims.get("username"),
         )
         self._check_still_known(principal)
-        return principal
+        return principal, claims
 
     def _check_still_known(self, principal: Principal) -> None:
         """Refuse tokens of sites or accounts removed from the directory since issue."""

@@ -19,6 +19,7 @@ from .fleet import record_health
 from .ice import ice_servers
 from .identity import Authority, Principal, TokenError
 from .metrics import Metrics
+from .overview import QueueCounts, build_overview
 from .protocol import (
     SUPPORTED_VERSIONS,
     Ack,
@@ -72,6 +73,9 @@ log = logging.getLogger(__name__)
 TICK_S = 0.25
 SWEEP_S = 1.0
 CATALOG_MAX_AGE_S = 5.0
+OVERVIEW_POLL_S = 2.0  # colleagues' availability changes without a queue change
+OVERVIEW_MIN_GAP_S = 1.0  # at most one queue overview a second per expert
+OVERVIEW_REFRESH_S = 10.0  # and one at least this often, changed or not
 BROADCAST = "all"
 
 # Which role each request needs; messages not listed need only a session membership.
@@ -117,6 +121,11 @@ class Node:
         # Connections with calls waiting in a queue: only these need position updates.
         self._waiting_conns: set[Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Experts owed a queue overview now (just connected or changed their skills), and
+        # what each was sent last (counts, monotonic time).
+        self._overview_due: set[str] = set()
+        self._overview_sent: dict[str, tuple[object, float]] = {}
+        self._wake_overview = asyncio.Event()
         # Every booth asks for the catalog; one computation serves them all for a while.
         self._catalog: tuple[float, list[CatalogAgency]] | None = None
         self._catalog_lock = asyncio.Lock()
@@ -146,6 +155,7 @@ class Node:
         await self.store.subscribe([self.node_id, BROADCAST], self._on_published)
         self._spawn(self._tick_loop(), "tick")
         self._spawn(self._status_loop(), "queue-status")
+        self._spawn(self._overview_loop(), "queue-overview")
 
     def _spawn(self, coro: Awaitable[None], name: str) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
@@ -203,6 +213,7 @@ class Node:
         if "queue_changed" in data:
             self._dirty.add(str(data["queue_changed"]))
             self._wake_status.set()
+            self._wake_overview.set()
         elif "kick" in data:
             # The subject connected again on another node: this older connection goes.
             conn = self.connections.get(data["kick"])
@@ -359,8 +370,13 @@ class Node:
             )
         if not self.accepting:
             raise RoutingError(ErrorCode.UNAVAILABLE, "this node is shutting down; use another")
+        token = hello.token or conn.cookie_token
+        if token is None:
+            raise RoutingError(
+                ErrorCode.UNAUTHENTICATED, "hello needs a token (or a console login)", "token"
+            )
         try:
-            principal = self.authority.verify(hello.token)
+            principal = self.authority.verify(token)
         except TokenError as exc:
             raise RoutingError(ErrorCode.UNAUTHENTICATED, str(exc), "token") from None
         resumed = False
@@ -402,6 +418,11 @@ class Node:
         )
         for record in sessions:
             self._track(conn, SessionUpdate(session=record.info(principal.subject)))
+        if principal.has_role("expert"):
+            expert = await self.store.load_expert(principal.subject)
+            conn.send(self.router.availability_of(expert, principal))
+            self._overview_due.add(principal.subject)
+            self._wake_overview.set()
         await self._resend_offer(principal)
 
     def _grants(self, principal: Principal) -> dict[str, dict[str, Any]]:
@@ -515,8 +536,13 @@ class Node:
 
     async def _on_set_availability(self, conn: Connection, message: SetAvailability) -> None:
         assert conn.principal is not None
-        await self.router.set_availability(conn.principal, message.status, message.reason)
+        record = await self.router.set_availability(
+            conn.principal, message.status, message.reason, message.skills
+        )
         conn.send(Ack(id=message.id))
+        conn.send(self.router.availability_of(record, conn.principal))
+        self._overview_due.add(conn.principal.subject)
+        self._wake_overview.set()
 
     async def _on_offer_accept(self, conn: Connection, message: OfferAccept) -> None:
         assert conn.principal is not None
@@ -683,6 +709,58 @@ class Node:
                 if last is None or key != last[:2] or now - last[2] >= interval:
                     conn.last_status[session_id] = (*key, now)
                     conn.send(status)
+
+    async def _overview_loop(self) -> None:
+        """Push each local expert the overview of their queues, on change and steadily."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(OVERVIEW_POLL_S):
+                    await self._wake_overview.wait()
+            self._wake_overview.clear()
+            try:
+                await self._push_overviews()
+            except Exception:
+                if cancel_requested():
+                    raise  # a library turned our cancel into its own error
+                log.exception("queue overview push failed")
+            await asyncio.sleep(OVERVIEW_MIN_GAP_S)
+
+    async def _push_overviews(self) -> None:
+        """Send every local expert whose overview changed (or is due) a fresh one."""
+        experts = [
+            conn
+            for conn in self.connections.values()
+            if conn.principal is not None and conn.principal.has_role("expert")
+        ]
+        due, self._overview_due = self._overview_due, set()
+        for subject in [s for s in self._overview_sent if s not in self.connections]:
+            del self._overview_sent[subject]
+        if not experts:
+            return
+        counts = QueueCounts(self.store, self.clock(), await self.store.queue_lengths())
+        now = time.monotonic()
+        for conn in experts:
+            assert conn.principal is not None
+            subject = conn.principal.subject
+            overview = await build_overview(
+                self.directory, counts, conn.principal, await self.store.load_expert(subject)
+            )
+            key = overview.model_copy(
+                update={
+                    "queues": [
+                        q.model_copy(update={"oldest_wait_s": None}) for q in overview.queues
+                    ]
+                }
+            )
+            last = self._overview_sent.get(subject)
+            if (
+                subject in due
+                or last is None
+                or last[0] != key
+                or now - last[1] >= OVERVIEW_REFRESH_S
+            ):
+                self._overview_sent[subject] = (key, now)
+                conn.send(overview)
 
     # --- introspection ----------------------------------------------------------------
 

@@ -31,6 +31,8 @@ SessionState = Literal[
     "requested", "queued", "offered", "connecting", "active", "ended", "abandoned", "failed"
 ]
 ExpertStatus = Literal["available", "paused"]
+# What an expert's console shows: their choice, or the wrap-up the server holds them in.
+AvailabilityStatus = Literal["available", "paused", "wrap_up"]
 
 
 class ErrorCode(enum.StrEnum):
@@ -74,11 +76,14 @@ class InterpreterNeed(Message):
 
 
 class Hello(Request):
-    """Open the conversation: protocol versions spoken, token, optional resume token."""
+    """Open the conversation: protocol versions spoken, token, optional resume token.
+
+    A staff console omits ``token``: its login cookie (HttpOnly, out of reach of scripts)
+    came with the WebSocket upgrade and stands in for it."""
 
     type: Literal["hello"]
     versions: list[int] = Field(min_length=1, max_length=8)
-    token: str = Field(min_length=1, max_length=4096)
+    token: str | None = Field(default=None, min_length=1, max_length=4096)
     resume_token: str | None = Field(default=None, max_length=4096)
 
 
@@ -160,12 +165,21 @@ class CallCancel(Request):
     session_id: SessionId
 
 
+class Skills(Message):
+    """The agencies, services (None = all of them) and languages an expert serves."""
+
+    agencies: list[Identifier] = Field(min_length=1, max_length=64)
+    services: list[Identifier] | None = Field(default=None, max_length=256)
+    languages: list[LanguageCode] = Field(min_length=1, max_length=64)
+
+
 class SetAvailability(Request):
-    """An expert goes available or pauses."""
+    """An expert goes available or pauses, optionally choosing this shift's skills."""
 
     type: Literal["set_availability"]
     status: ExpertStatus
     reason: str | None = Field(default=None, max_length=64)
+    skills: Skills | None = None
 
 
 class OfferAccept(Request):
@@ -444,11 +458,41 @@ class OfferWithdrawn(Message):
 
 
 class Availability(Message):
-    """The server changed the expert's availability (e.g. paused after missed offers)."""
+    """The expert's availability as routing sees it: after hello, after each change they
+    make, and when the server changes it (wrap-up after a call, paused after missed offers)."""
 
     type: Literal["availability"] = "availability"
-    status: ExpertStatus
+    status: AvailabilityStatus
     reason: str | None = None
+    wrap_up_s: float | None = None  # seconds of wrap-up left; then available by itself
+    skills: Skills | None = None
+    can_choose_skills: bool = False
+
+
+class OverviewQueue(Message):
+    """One queue an expert serves: calls waiting and how long the oldest has waited."""
+
+    queue: str
+    agency: str
+    service: str
+    language: str
+    waiting: int
+    oldest_wait_s: float | None = None
+
+
+class OverviewColleagues(Message):
+    """How many other experts of an agency are available now."""
+
+    agency: str
+    available: int
+
+
+class QueueOverview(Message):
+    """The queues an expert serves, pushed on change and at a steady interval."""
+
+    type: Literal["queue_overview"] = "queue_overview"
+    queues: list[OverviewQueue]
+    colleagues: list[OverviewColleagues]
 
 
 class SessionUpdate(Message):
@@ -530,6 +574,7 @@ ServerMessage = Annotated[
     | Offer
     | OfferWithdrawn
     | Availability
+    | QueueOverview
     | SessionUpdate
     | ParticipantEvent
     | SignalRelay

@@ -118,6 +118,13 @@ class ExpertRecord(Record):
     # What the expert asked to be once the current offer or call is over.
     after_call: ExpertStatus | None = None
     missed_offers: int = 0  # offers in a row that rang out unanswered
+    # Until then the expert finishes the last call's notes: indexed as available (from
+    # that time on), but not offered calls.
+    wrap_up_until: float | None = None
+
+    def in_wrap_up(self, now: float) -> bool:
+        """Tell whether the expert is still finishing the last call."""
+        return self.wrap_up_until is not None and now < self.wrap_up_until
 
     def serves(self, agency: str, service: str, language: str) -> bool:
         """Tell whether the expert's skills match a queue."""

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
-from .directory import Directory
+from .audit import AuditAction, audit
+from .directory import Directory, ExpertRole
 from .events import EventKind, session_event
 from .identity import Principal
 from .protocol import (
@@ -31,6 +32,7 @@ from .protocol import (
     SessionEnded,
     SessionState,
     SessionUpdate,
+    Skills,
     Transfer,
 )
 from .records import ExpertRecord, Member, SessionRecord, queue_key
@@ -86,6 +88,32 @@ def new_session_id() -> str:
     return "s-" + secrets.token_hex(16)
 
 
+def _username(subject: str) -> str | None:
+    """Return the username of a staff subject ("staff:<username>")."""
+    kind, _, name = subject.partition(":")
+    return name if kind == "staff" else None
+
+
+def _apply_skills(record: ExpertRecord, role: ExpertRole, chosen: Skills | None) -> None:
+    """Set the skills served this shift: the chosen ones, else the earlier choice while
+    the account still has it, else everything the account has."""
+    if chosen is None:
+        agencies = [a for a in record.agencies if a in role.agencies]
+        languages = [lang for lang in record.languages if lang in role.languages]
+        services = record.services
+        if role.services is not None and services is not None:
+            services = [s for s in services if s in role.services]
+        if agencies and languages and (services is None or services):
+            chosen = Skills(agencies=agencies, services=services, languages=languages)
+        else:
+            chosen = Skills(
+                agencies=role.agencies, services=role.services, languages=role.languages
+            )
+    record.agencies = list(chosen.agencies)
+    record.services = list(chosen.services) if chosen.services is not None else None
+    record.languages = list(chosen.languages)
+
+
 def new_participant_id() -> str:
     """Return a fresh opaque participant id (no names on the wire)."""
     return "p-" + secrets.token_hex(6)
@@ -129,6 +157,28 @@ class Router:
             reason=reason,
         )
         await self.store.append_event(event.model_dump(mode="json"))
+
+    async def audit_member(
+        self,
+        action: AuditAction,
+        subject: str,
+        record: SessionRecord,
+        kind: str,
+        reason: str | None = None,
+    ) -> None:
+        """Write who (a staff member) joined or left which session to the audit log."""
+        if subject.startswith("staff:"):
+            await audit(
+                self.store,
+                action,
+                at=self.clock(),
+                node=self.node_id,
+                username=_username(subject),
+                session_id=record.session_id,
+                site=record.site,
+                participant_kind=kind,
+                reason=reason,
+            )
 
     async def update_session(
         self, session_id: str, change: Callable[[SessionRecord], bool]
@@ -320,49 +370,122 @@ class Router:
     # --- expert side ------------------------------------------------------------------
 
     async def set_availability(
-        self, expert: Principal, status: ExpertStatus, reason: str | None
+        self,
+        expert: Principal,
+        status: ExpertStatus,
+        reason: str | None,
+        skills: Skills | None = None,
     ) -> ExpertRecord:
         """Put an expert on or off the routing, creating their record on first use."""
         account = self.directory.account(expert.username or "")
         if account is None or account.expert is None:
             raise RoutingError(ErrorCode.FORBIDDEN, "only experts take calls")
+        role = account.expert
+        if skills is not None:
+            if not role.choose_skills:
+                raise RoutingError(
+                    ErrorCode.FORBIDDEN, "your role does not let you choose skills", "skills"
+                )
+            self._check_skills(role, skills)
         now = self.clock()
         existing = await self.store.load_expert(expert.subject)
         if existing is None:
-            fresh = ExpertRecord(
+            existing = ExpertRecord(
                 subject=expert.subject,
                 state="paused",
-                agencies=list(account.expert.agencies),
-                services=list(account.expert.services) if account.expert.services else None,
-                languages=list(account.expert.languages),
+                agencies=list(role.agencies),
+                services=list(role.services) if role.services else None,
+                languages=list(role.languages),
                 idle_since=now,
             )
-            await self.store.save_expert(fresh)
+            await self.store.save_expert(existing)
+        before = set(existing.agencies)
 
         def change(record: ExpertRecord) -> bool:
-            # Skills follow the directory, so a changed config applies at the next shift.
-            skills = account.expert
-            assert skills is not None
-            record.agencies = list(skills.agencies)
-            record.services = list(skills.services) if skills.services else None
-            record.languages = list(skills.languages)
+            _apply_skills(record, role, skills)
             if record.state in ("offered", "busy"):
                 record.after_call = status
             elif status == "available":
-                if record.state != "available":
-                    record.idle_since = now
+                if record.state != "available" or record.in_wrap_up(now):
+                    record.idle_since = now  # "ready now" also ends a wrap-up early
                 record.state = "available"
+                record.wrap_up_until = None
             else:
                 record.state = "paused"
+                record.wrap_up_until = None
             record.pause_reason = reason if status == "paused" else None
             return True
 
         record = await self.update_expert(expert.subject, change)
         assert record is not None
+        for agency in before - set(record.agencies):
+            await self.store.clear_available(agency, record.subject)
         await self._index_expert(record)
         if record.state == "available":
             await self.dispatch_agencies(record.agencies)
         return record
+
+    def _check_skills(self, role: ExpertRole, skills: Skills) -> None:
+        """Refuse chosen skills that the expert's account does not have."""
+        for name, chosen, allowed in (
+            ("agencies", skills.agencies, role.agencies),
+            ("languages", skills.languages, role.languages),
+        ):
+            extra = sorted(set(chosen) - set(allowed))
+            if extra:
+                raise RoutingError(
+                    ErrorCode.INVALID_FIELD,
+                    f"not among your {name}: {', '.join(extra)}",
+                    f"skills.{name}",
+                )
+        if skills.services is not None:
+            agencies = [self.directory.agency(agency_id) for agency_id in skills.agencies]
+            offered = {s.id for agency in agencies if agency for s in agency.services}
+            allowed_services = offered & set(role.services) if role.services else offered
+            extra = sorted(set(skills.services) - allowed_services)
+            if extra or not skills.services:
+                raise RoutingError(
+                    ErrorCode.INVALID_FIELD,
+                    f"not among your services: {', '.join(extra)}" if extra else "no services",
+                    "skills.services",
+                )
+
+    def availability_of(self, record: ExpertRecord | None, expert: Principal) -> Availability:
+        """Return the expert's availability as their console shows it."""
+        account = self.directory.account(expert.username or "")
+        role = account.expert if account else None
+        can_choose = role is not None and role.choose_skills
+        if record is None:
+            skills = (
+                Skills(agencies=role.agencies, services=role.services, languages=role.languages)
+                if role
+                else None
+            )
+            return Availability(status="paused", skills=skills, can_choose_skills=can_choose)
+        skills = Skills(
+            agencies=record.agencies, services=record.services, languages=record.languages
+        )
+        now = self.clock()
+        if record.state == "paused":
+            return Availability(
+                status="paused",
+                reason=record.pause_reason,
+                skills=skills,
+                can_choose_skills=can_choose,
+            )
+        if record.state == "available" and record.in_wrap_up(now):
+            assert record.wrap_up_until is not None
+            return Availability(
+                status="wrap_up",
+                wrap_up_s=round(record.wrap_up_until - now, 1),
+                skills=skills,
+                can_choose_skills=can_choose,
+            )
+        # In a call (or ringing): what they asked to be afterwards.
+        status: ExpertStatus = record.after_call or "available"
+        if record.state == "available":
+            status = "available"
+        return Availability(status=status, skills=skills, can_choose_skills=can_choose)
 
     async def _index_expert(self, record: ExpertRecord) -> None:
         """Keep the available index in step with the expert record."""
@@ -409,6 +532,7 @@ class Router:
         await self.update_expert(expert.subject, busy)
         await self.emit("session_connecting", record)
         await self.emit("participant_joined", record, participant_kind="expert")
+        await self.audit_member("session_joined", expert.subject, record, "expert")
         await self.broadcast(record)
         await self.announce(record, member, "joined")
         return record
@@ -466,6 +590,7 @@ class Router:
         def change(record: ExpertRecord) -> bool:
             if record.session_id != session_id or record.state not in ("offered", "busy"):
                 return False
+            after_call = record.state == "busy"
             record.state = record.after_call or fallback
             record.after_call = None
             record.session_id = None
@@ -476,16 +601,23 @@ class Router:
                 record.state = "paused"
                 record.pause_reason = "missed_offers"
                 record.missed_offers = 0
+            record.wrap_up_until = None
             if record.state == "available":
                 record.idle_since = self.clock()
+                if after_call and self.settings.wrap_up_s > 0:
+                    record.wrap_up_until = record.idle_since + self.settings.wrap_up_s
+                    record.idle_since = record.wrap_up_until  # longest idle counts from then
+            notify[:] = [after_call or paused_now[0]]
             return True
 
+        notify: list[bool] = []
         released = await self.update_expert(subject, change)
         if released is not None:
-            if paused_now and paused_now[0]:
-                await self.courier.send(
-                    subject, Availability(status="paused", reason="missed_offers")
+            if notify[0]:
+                principal = Principal(
+                    kind="staff", subject=subject, roles=("expert",), username=_username(subject)
                 )
+                await self.courier.send(subject, self.availability_of(released, principal))
             await self._index_expert(released)
             if released.state == "available":
                 await self.dispatch_agencies(released.agencies)
@@ -569,8 +701,10 @@ class Router:
     async def _claim_expert(self, subject: str, record: SessionRecord) -> ExpertRecord | None:
         """Move an available, matching expert to "offered"; None if someone else won."""
 
+        now = self.clock()
+
         def change(expert: ExpertRecord) -> bool:
-            if expert.state != "available":
+            if expert.state != "available" or expert.in_wrap_up(now):
                 return False
             if not expert.serves(record.agency, record.service, record.language):
                 return False
@@ -764,6 +898,7 @@ class Router:
         await self.store.remove_membership(expert_subject, session_id)
         await self.store.enqueue(record.queue, session_id, queue_score(record))
         await self.emit("participant_left", record, participant_kind="expert", reason=reason)
+        await self.audit_member("session_left", expert_subject, record, "expert", reason)
         await self.emit("session_requeued", record, reason=reason)
         await self.announce(record, removed[0], "left")
         await self.broadcast(record)
@@ -788,6 +923,7 @@ class Router:
             return
         await self.store.remove_membership(subject, session_id)
         await self.emit("participant_left", record, participant_kind=removed[0].kind, reason=reason)
+        await self.audit_member("session_left", subject, record, removed[0].kind, reason)
         await self.announce(record, removed[0], "left")
         await self.broadcast(record)
 
@@ -826,6 +962,7 @@ class Router:
         await self.store.remove_membership(expert.subject, record.session_id)
         await self.store.enqueue(record.queue, record.session_id, queue_score(record))
         await self.emit("participant_left", record, participant_kind="expert", reason="transfer")
+        await self.audit_member("session_left", expert.subject, record, "expert", "transfer")
         await self.emit("session_transferred", record, reason="transfer")
         await self.announce(record, removed[0], "left")
         await self.broadcast(record)
@@ -921,6 +1058,9 @@ class Router:
         for member in record.members:
             await self.store.remove_membership(member.subject, record.session_id)
             await self.courier.send(member.subject, ended)
+            await self.audit_member(
+                "session_left", member.subject, record, member.kind, record.end_reason
+            )
         for member in record.members:
             if member.kind == "expert":
                 await self._release_expert(member.subject, record.session_id, "available")

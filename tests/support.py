@@ -20,6 +20,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+import agent_console
+import browser_client
 from signaling.client import (
     Call,
     SignalingClient,
@@ -86,7 +88,14 @@ async def running_node(
 ) -> AsyncIterator[RunningNode]:
     """Serve a node on a free loopback port for the duration of the block."""
     directory = directory or load_directory()
-    app = create_app(directory, store, node_id, shutdown_timeout=2.0)
+    app = create_app(
+        directory,
+        store,
+        node_id,
+        shutdown_timeout=2.0,
+        console_dir=agent_console.STATIC_DIR,
+        client_dir=browser_client.DIRECTORY,
+    )
     runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()

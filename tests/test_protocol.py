@@ -494,6 +494,7 @@ SERVER_TYPES = {
     "call_queued",
     "catalog",
     "queue_status",
+    "queue_overview",
     "offer",
     "offer_withdrawn",
     "availability",

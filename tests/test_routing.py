@@ -477,7 +477,7 @@ async def test_two_offers_rung_out_in_a_row_pause_the_expert(
         0,
     )
     told = [m for m in courier.sent["staff:kela.a"] if isinstance(m, Availability)]
-    assert told == [Availability(status="paused", reason="missed_offers")]
+    assert [(m.status, m.reason) for m in told] == [("paused", "missed_offers")]
     await router.dispatch(session.queue)
     assert len(courier.offers("staff:kela.a")) == 2, "a paused desk is not rung"
 

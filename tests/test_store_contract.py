@@ -185,6 +185,18 @@ async def test_available_experts_longest_idle_first(store: Store) -> None:
     assert await store.available_experts("vero") == ["e4"]
 
 
+async def test_count_available_counts_those_idle_before_a_time(store: Store) -> None:
+    assert await store.count_available("kela", 100.0) == 0
+    await store.set_available("kela", "e1", 10.0)
+    await store.set_available("kela", "e2", 50.0)
+    await store.set_available("kela", "e3", 150.0)  # in wrap-up until 150
+    await store.set_available("vero", "e4", 10.0)
+    assert await store.count_available("kela", 100.0) == 2
+    assert await store.count_available("kela", 50.0) == 2, "idle since exactly then counts"
+    assert await store.count_available("kela", 9.0) == 0
+    assert await store.count_available("kela", 200.0) == 3
+
+
 # --- queues -----------------------------------------------------------------------------
 
 
@@ -321,6 +333,15 @@ async def test_events_append_and_read_after(store: Store) -> None:
         zip(ids[1:4], events[1:4], strict=True)
     )
     assert await store.read_events(after=ids[-1]) == []
+
+
+async def test_the_audit_log_is_apart_from_the_statistics_events(store: Store) -> None:
+    event_id = await store.append_event({"kind": "session_requested"})
+    audit_id = await store.append_event({"action": "login", "username": "a"}, log="audit")
+    assert await store.read_events() == [(event_id, {"kind": "session_requested"})]
+    assert await store.read_events(log="audit") == [
+        (audit_id, {"action": "login", "username": "a"})
+    ]
 
 
 async def test_event_log_is_not_aliased(store: Store) -> None:

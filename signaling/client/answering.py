@@ -61,4 +61,6 @@ async def _take(
         with contextlib.suppress(asyncio.CancelledError):
             await ended
         await call.close()
+    # A machine needs no wrap-up: ready for the next call at once.
+    await client.request({"type": "set_availability", "status": "available"})
     log.info("%s finished %s", username, session_id)

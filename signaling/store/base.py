@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from ..records import ExpertRecord, SessionRecord
 
 Handler = Callable[[str], Awaitable[None]]
+EventLog = Literal["events", "audit"]
 
 
 class Store(abc.ABC):
@@ -61,6 +62,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def available_experts(self, agency: str) -> list[str]:
         """Return the experts indexed as available for an agency, longest idle first."""
+
+    @abc.abstractmethod
+    async def count_available(self, agency: str, idle_before: float) -> int:
+        """Count an agency's available experts idle since before a time (so not those
+        still in wrap-up, whose idle time starts when it ends)."""
 
     # --- queues ---------------------------------------------------------------------
 
@@ -167,12 +173,13 @@ class Store(abc.ABC):
     # --- events ---------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def append_event(self, event: dict[str, Any]) -> str:
-        """Append an event to the durable log and return its id."""
+    async def append_event(self, event: dict[str, Any], log: EventLog = "events") -> str:
+        """Append an entry to a durable log (statistics events, or the audit log of who
+        signed in and who joined which session) and return its id."""
 
     @abc.abstractmethod
     async def read_events(
-        self, after: str = "0", count: int = 1000
+        self, after: str = "0", count: int = 1000, log: EventLog = "events"
     ) -> list[tuple[str, dict[str, Any]]]:
         """Return up to ``count`` events logged after id ``after``, oldest first."""
 

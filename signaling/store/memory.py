@@ -10,7 +10,7 @@ from collections import Counter, defaultdict, deque
 from typing import Any, TypeVar
 
 from ..records import ExpertRecord, Record, SessionRecord
-from .base import Handler, Store
+from .base import EventLog, Handler, Store
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", bound=Record)
@@ -38,6 +38,9 @@ class _SortedSet:
     def members(self, limit: int | None = None) -> list[str]:
         items = self._order if limit is None else self._order[:limit]
         return [member for _, member in items]
+
+    def count_below(self, score: float) -> int:
+        return bisect.bisect_right(self._order, (score, "\U0010ffff"))
 
     def rank(self, member: str) -> int | None:
         score = self._scores.get(member)
@@ -71,7 +74,7 @@ class MemoryStore(Store):
         self._seen = _SortedSet()
         self._nodes: dict[str, str] = {}
         self._members: defaultdict[str, set[str]] = defaultdict(set)
-        self._events: list[tuple[str, dict[str, Any]]] = []
+        self._logs: dict[str, list[tuple[str, dict[str, Any]]]] = {"events": [], "audit": []}
         self._health: dict[str, str] = {}
         self._login_failures: dict[str, list[float]] = {}
         self._subscribers: list[tuple[frozenset[str], Handler]] = []
@@ -144,6 +147,9 @@ class MemoryStore(Store):
 
     async def available_experts(self, agency: str) -> list[str]:
         return self._available[agency].members()
+
+    async def count_available(self, agency: str, idle_before: float) -> int:
+        return self._available[agency].count_below(idle_before)
 
     async def enqueue(self, queue: str, session_id: str, score: float) -> None:
         self._queues[queue].add(session_id, score)
@@ -224,16 +230,17 @@ class MemoryStore(Store):
     async def booth_health(self) -> dict[str, dict[str, Any]]:
         return {site: json.loads(report) for site, report in self._health.items()}
 
-    async def append_event(self, event: dict[str, Any]) -> str:
-        event_id = f"{len(self._events) + 1}-0"
-        self._events.append((event_id, dict(event)))
+    async def append_event(self, event: dict[str, Any], log: EventLog = "events") -> str:
+        entries = self._logs[log]
+        event_id = f"{len(entries) + 1}-0"
+        entries.append((event_id, dict(event)))
         return event_id
 
     async def read_events(
-        self, after: str = "0", count: int = 1000
+        self, after: str = "0", count: int = 1000, log: EventLog = "events"
     ) -> list[tuple[str, dict[str, Any]]]:
         start = int(after.split("-")[0])
-        return [(i, dict(e)) for i, e in self._events[start : start + count]]
+        return [(i, dict(e)) for i, e in self._logs[log][start : start + count]]
 
     async def publish(self, channel: str, payload: str) -> None:
         for channels, handler in list(self._subscribers):

@@ -23,7 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..records import ExpertRecord, Record, SessionRecord
 from ..tasks import STOP_WAIT_S, cancel_and_wait, cancel_requested
-from .base import Handler, Store
+from .base import EventLog, Handler, Store
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", bound=Record)
@@ -139,6 +139,9 @@ class RedisStore(Store):
     async def available_experts(self, agency: str) -> list[str]:
         return _texts(await self._redis.zrange(_key(f"avail:{agency}"), 0, -1))
 
+    async def count_available(self, agency: str, idle_before: float) -> int:
+        return int(await self._redis.zcount(_key(f"avail:{agency}"), "-inf", idle_before))
+
     async def enqueue(self, queue: str, session_id: str, score: float) -> None:
         await self._redis.zadd(_key(f"q:{queue}"), {session_id: score})
         await self._redis.sadd(_key("queues"), queue)
@@ -241,15 +244,15 @@ class RedisStore(Store):
     async def clear_login_failures(self, key: str) -> None:
         await self._redis.delete(_key("login", key))
 
-    async def append_event(self, event: dict[str, Any]) -> str:
-        event_id = await self._redis.xadd(_key("events"), {"event": json.dumps(event)})
-        return str(event_id)
+    async def append_event(self, event: dict[str, Any], log: EventLog = "events") -> str:
+        event_id = await self._redis.xadd(_key(log), {"event": json.dumps(event)})
+        return _text(event_id)
 
     async def read_events(
-        self, after: str = "0", count: int = 1000
+        self, after: str = "0", count: int = 1000, log: EventLog = "events"
     ) -> list[tuple[str, dict[str, Any]]]:
         start = "(" + after if after != "0" else "-"
-        entries = await self._redis.xrange(_key("events"), min=start, max="+", count=count)
+        entries = await self._redis.xrange(_key(log), min=start, max="+", count=count)
         return [(_text(i), json.loads((fields or {})["event"])) for i, fields in entries or ()]
 
     async def publish(self, channel: str, payload: str) -> None:

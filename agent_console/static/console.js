@@ -674,7 +674,8 @@ function offerWithdrawn(msg) {
   if (S.accepting === msg.session_id) return; // the accept's reply decides
   clearOffer();
   const key = msg.reason === 'timeout' ? 'offer.timed_out' : msg.reason === 'cancelled' ? 'offer.cancelled' : null;
-  if (key) {
+  // Being paused for missed calls says more than "a call rang out": keep that notice.
+  if (key && S.homeNotice?.key !== 'availability.missed_notice') {
     setHomeNotice(key);
     announce(t(key));
   }

@@ -74,6 +74,9 @@ EXPERT_LINE = {
 }
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
 PWNED = "window.__pwned === undefined"
+WAITING_FI = (
+    "document.querySelector('[data-testid=\"queue-kela/general/fi\"] [data-testid=waiting]')"
+)
 FOCUSED = """() => {
   const el = document.activeElement;
   return [el?.dataset?.testid ?? '', el ? getComputedStyle(el).outlineStyle : ''];
@@ -412,3 +415,46 @@ async def test_the_page_is_served_with_a_strict_policy(
         html = await tab.page.content()
         assert "<script>" not in html and " style=" not in html
         assert await tab.page.evaluate(f"{PILL} !== null")
+
+
+@pytest.mark.timeout(90)
+async def test_queue_overview_is_live_and_skills_are_chosen_per_shift(
+    browser: Browser, node: ServeProcess
+) -> None:
+    async with console_tab(browser, node, lang="fi") as tab, citizen_at(node) as citizen:
+        page = tab.page
+        await log_in(page)  # paused: the call waits in the queue
+        row = page.get_by_test_id("queue-kela/general/fi")
+        await row.wait_for()
+        assert await row.get_by_test_id("waiting").inner_text() == "0"
+        assert await row.get_by_test_id("oldest").inner_text() == "–"
+        assert await text_of(page, "colleagues-kela") == t(
+            "fi", "colleagues.line", agency="Kela", n=0
+        )
+
+        session_id = await citizen.call()
+        await until(page, f"{WAITING_FI}.textContent === '1'")
+        # The longest wait ticks on between the server's updates.
+        first = await row.get_by_test_id("oldest").inner_text()
+        await page.wait_for_timeout(2100)
+        later = await row.get_by_test_id("oldest").inner_text()
+        assert first.startswith("0:") and later.startswith("0:") and later > first, (first, later)
+
+        # Kela's expert chooses skills for the shift: without Swedish, its queues go away.
+        swedish = page.get_by_test_id("skill-languages-sv")
+        assert await swedish.is_checked()
+        await page.get_by_test_id("queue-kela/general/sv").wait_for()
+        await swedish.uncheck()
+        await page.get_by_test_id("queue-kela/general/sv").wait_for(state="detached")
+        assert await page.get_by_test_id("queue-kela/general/fi").count() == 1
+        # Unticking the last language is refused on the page, with a reason.
+        await page.get_by_test_id("skill-languages-fi").uncheck()
+        assert await text_of(page, "skills-error") == t("fi", "skills.need_one")
+
+        await citizen.client.request({"type": "call_cancel", "session_id": session_id})
+        await until(page, f"{WAITING_FI}.textContent === '0'")
+
+        # Signing out forgets the login: a reload shows the sign-in.
+        await page.get_by_test_id("logout").click()
+        await on_screen(page, "login")
+        assert await page.evaluate("fetch('/console/api/me').then((r) => r.status)") == 401

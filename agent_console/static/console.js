@@ -507,6 +507,13 @@ function serviceName(agencyId, serviceId) {
 }
 
 function renderSkills() {
+  // Every availability push re-renders the skills: keep the keyboard focus where it was.
+  const focused = document.activeElement?.closest?.('#skills-form') ? document.activeElement.dataset.testid : null;
+  fillSkills();
+  if (focused) document.querySelector(`[data-testid="${focused}"]`)?.focus();
+}
+
+function fillSkills() {
   const grants = S.user?.grants?.expert ?? { agencies: [], languages: [] };
   const skills = S.availability.skills ?? grants;
   const choose = S.availability.canChoose;
@@ -624,6 +631,7 @@ function interpreterText(need) {
 
 function showOffer(msg) {
   if (S.call) return; // the server rings only a free desk; never hide a live call
+  closeDialog($('message-dialog')); // nothing may stand between the expert and Accept
   S.offer = { message: msg, at: performance.now() };
   S.accepting = null;
   renderOffer();
@@ -1168,7 +1176,14 @@ function tick() {
   tickOverview();
   tickOffer();
   tickCall();
-  if (S.availability.status === 'wrap_up') renderAvailability();
+  if (S.availability.status === 'wrap_up') {
+    if (S.availability.wrapUpEnd !== null && Date.now() >= S.availability.wrapUpEnd) {
+      // The server makes us available by itself and says nothing more (protocol.md §3).
+      S.availability = { ...S.availability, status: 'available', wrapUpEnd: null };
+      renderSkills();
+    }
+    renderAvailability();
+  }
 }
 
 function wire() {

@@ -18,7 +18,7 @@ from playwright.async_api import Browser
 
 from signaling.store import open_store
 
-from .browser import video_frames_advancing
+from .browser import screenshot, video_frames_advancing
 from .console import (
     PILL,
     accept,
@@ -275,6 +275,7 @@ async def test_an_expired_login_asks_for_the_password_and_keeps_the_call(
         assert await text_of(page, "relogin-dialog") != ""
         await video_frames_advancing(page, REMOTE, timeout=10)
         assert (await diagnostics(page))["screen"] == "call"
+        await screenshot(page, "console-relogin-sv")
 
         # A wrong password is refused in the dialog; the right one closes it.
         await page.get_by_test_id("relogin-password").fill("wrong")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page
 
-from .browser import describe_violations, run_axe, video_frames_advancing
+from .browser import describe_violations, run_axe, screenshot, video_frames_advancing
 from .console import (
     PILL,
     accept,
@@ -315,6 +315,7 @@ async def test_keyboard_alone_answers_and_serves_a_call(
         assert languages == ["Finnish", "Swedish"]
         violations = await run_axe(page)
         assert not violations, describe_violations(violations)
+        await screenshot(page, "console-transfer-en")
         await page.keyboard.press("Escape")
         await page.get_by_test_id("transfer-dialog").wait_for(state="hidden")
 
@@ -324,11 +325,18 @@ async def test_keyboard_alone_answers_and_serves_a_call(
         assert await page.evaluate("document.activeElement.dataset.testid") == "outcome-resolved"
         violations = await run_axe(page)
         assert not violations, describe_violations(violations)
+        await screenshot(page, "console-outcome-en")
         await page.keyboard.press("Enter")
         await on_screen(page, "home")
         assert await text_of(page, "home-notice") == t(
             "en", "ended.with_outcome", outcome="Resolved"
         )
+        # Wrap-up: the pill counts down; Available now would end it at once.
+        await until(page, f"{PILL}.dataset.status === 'wrap_up'")
+        assert await text_of(page, "availability-available") == t(
+            "en", "availability.available_now"
+        )
+        await check_screen(page, "wrapup", "en")
         assert page_errors(tab.console.errors) == [], tab.console.dump()
 
 

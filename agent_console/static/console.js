@@ -558,13 +558,18 @@ function renderOverview() {
   const queues = S.overview?.queues ?? [];
   $('queues-empty').hidden = queues.length > 0;
   $('queues-empty').textContent = t(S.overview ? 'queues.empty' : 'queues.loading');
+  // One agency (the usual case) is named once above the table, not on every row.
+  const agencies = [...new Set(queues.map((q) => q.agency))];
+  const single = agencies.length === 1;
+  $('queues-agency').textContent = single ? agencyName(agencies[0]) : '';
+  $('queue-table').classList.toggle('single-agency', single);
   body.replaceChildren(...queues.map((queue) => {
     const row = element('tr', {
       className: queue.waiting > 0 ? 'has-waiting' : '',
       attrs: { 'data-testid': `queue-${queue.queue}` },
     });
     row.append(
-      element('td', { text: agencyName(queue.agency) }),
+      element('td', { className: 'agency-col', text: agencyName(queue.agency) }),
       element('td', { text: serviceName(queue.agency, queue.service) }),
       element('td', { text: languageName(queue.language) }),
       element('td', { className: 'num waiting', text: String(queue.waiting), attrs: { 'data-testid': 'waiting' } }),

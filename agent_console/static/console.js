@@ -292,6 +292,14 @@ async function submitRelogin(event) {
 }
 
 async function logout() {
+  // Off the routing first: a closed console must not be rung during its grace period.
+  if (S.signaling?.state === 'open') {
+    try {
+      await S.signaling.request({ type: 'set_availability', status: 'paused', reason: 'signed_out' });
+    } catch (error) {
+      console.warn('pause on sign-out', error);
+    }
+  }
   try {
     await api('POST', '/console/api/logout');
   } catch (error) {
@@ -642,7 +650,9 @@ function showOffer(msg) {
   renderOffer();
   for (const id of ['offer-accept', 'offer-decline']) $(id).disabled = false;
   show('offer');
-  ring.start();
+  ring.start(msg.ring_timeout_s);
+  // The tab's title says it too, for a console behind other windows.
+  document.title = `${t('offer.title')} – ${t('app.title')}`;
   const site = siteOf(msg.site);
   announce(t('offer.announce', {
     agency: agencyName(msg.agency), service: serviceName(msg.agency, msg.service),
@@ -679,6 +689,7 @@ function tickOffer() {
 function clearOffer() {
   S.offer = null;
   ring.stop();
+  document.title = t('app.title');
   if (S.screen === 'offer') show('home');
 }
 
@@ -1231,6 +1242,10 @@ function wire() {
     }
   }
   document.addEventListener('keydown', onKey);
+  // A reloaded page may only sound after the expert's first click or key press.
+  const unlock = () => ring.unlock();
+  document.addEventListener('pointerdown', unlock, { once: true, capture: true });
+  document.addEventListener('keydown', unlock, { once: true, capture: true });
   setInterval(tick, TICK_MS);
 }
 

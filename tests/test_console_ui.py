@@ -337,6 +337,9 @@ async def test_keyboard_alone_answers_and_serves_a_call(
             "en", "availability.available_now"
         )
         await check_screen(page, "wrapup", "en")
+        await page.get_by_test_id("availability-available").click()
+        await until(page, f"{PILL}.dataset.status === 'available'")
+        assert await text_of(page, "availability") == t("en", "availability.is_available")
         assert page_errors(tab.console.errors) == [], tab.console.dump()
 
 
@@ -462,7 +465,38 @@ async def test_queue_overview_is_live_and_skills_are_chosen_per_shift(
         await citizen.client.request({"type": "call_cancel", "session_id": session_id})
         await until(page, f"{WAITING_FI}.textContent === '0'")
 
+        # Pausing tells why; another reason is sent as soon as it is chosen.
+        await go_available(page)
+        await page.get_by_test_id("availability-paused").click()
+        await until(page, f"{PILL}.dataset.status === 'paused'")
+        assert await text_of(page, "availability") == t(
+            "fi", "availability.is_paused_reason", reason=t("fi", "reason.break")
+        )
+        await page.get_by_test_id("pause-reason").select_option("training")
+        await until(page, "window.consoleDiagnostics().reason === 'training'")
+        assert await text_of(page, "availability") == t(
+            "fi", "availability.is_paused_reason", reason=t("fi", "reason.training")
+        )
+
         # Signing out forgets the login: a reload shows the sign-in.
         await page.get_by_test_id("logout").click()
         await on_screen(page, "login")
         assert await page.evaluate("fetch('/console/api/me').then((r) => r.status)") == 401
+
+
+@pytest.mark.timeout(60)
+async def test_a_console_opened_elsewhere_says_so(browser: Browser, node: ServeProcess) -> None:
+    async with console_tab(browser, node, lang="en") as first:
+        await log_in(first.page)
+        # The same expert opens the console in another browser: that one takes over.
+        async with console_tab(browser, node, lang="en") as second:
+            await log_in(second.page)
+            await first.page.get_by_test_id("message-dialog").wait_for()
+            assert await first.page.locator("#message-title").inner_text() == t(
+                "en", "replaced.title"
+            )
+            assert await first.page.locator("#message-text").inner_text() == t(
+                "en", "replaced.text"
+            )
+            assert (await diagnostics(first.page))["signaling"] == "closed"
+            assert (await diagnostics(second.page))["signaling"] == "open"

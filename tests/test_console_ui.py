@@ -9,6 +9,7 @@ tests/test_console_journey.py.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,10 @@ from playwright.async_api import Browser, Page
 
 from .browser import describe_violations, run_axe, screenshot, video_frames_advancing
 from .console import (
+    CATALOGS,
+    LANGS,
     PILL,
+    STATIC,
     accept,
     check_screen,
     citizen_at,
@@ -500,3 +504,33 @@ async def test_a_console_opened_elsewhere_says_so(browser: Browser, node: ServeP
             )
             assert (await diagnostics(first.page))["signaling"] == "closed"
             assert (await diagnostics(second.page))["signaling"] == "open"
+
+
+def test_the_catalogues_agree_and_cover_the_page() -> None:
+    """Same keys and placeholders in fi, sv and en; every key the page names is there."""
+    keys = {lang: set(catalog) for lang, catalog in CATALOGS.items()}
+    assert keys["fi"] == keys["sv"] == keys["en"], {
+        lang: sorted(keys[lang] ^ keys["en"]) for lang in LANGS
+    }
+    for key in keys["en"]:
+        holes = {lang: set(re.findall(r"\{(\w+)\}", CATALOGS[lang][key])) for lang in LANGS}
+        assert holes["fi"] == holes["sv"] == holes["en"], (key, holes)
+    html = (STATIC / "index.html").read_text()
+    named = set(re.findall(r'data-i18n(?:-aria-label|-placeholder)?="([^"]+)"', html))
+    script = "\n".join(p.read_text() for p in STATIC.glob("*.js"))
+    named |= set(re.findall(r"\bt\('([a-z_]+\.[a-z0-9_.-]+)'", script))
+    assert len(named) > 120, len(named)  # the patterns still find the page's keys
+    missing = sorted(k for k in named if k not in keys["en"])
+    assert missing == [], missing
+    # Keys built at run time: reasons, site kinds, modalities, quality words, media errors.
+    for prefix, names in {
+        "reason": ("break", "meeting", "training", "other", "missed_offers", "signed_out"),
+        "site.kind": ("S", "XS"),
+        "modality": ("spoken", "sign", "text"),
+        "quality": ("good", "fair", "poor", "bad", "unknown"),
+        "media": ("denied", "not-found", "in-use", "other"),
+        "chat.from": ("booth", "interpreter", "expert", "guest", "doccam", "other"),
+    }.items():
+        sep = "_" if prefix in ("site.kind", "chat.from") else "."
+        for name in names:
+            assert f"{prefix}{sep}{name}" in keys["en"], f"{prefix}{sep}{name}"

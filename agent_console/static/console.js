@@ -342,7 +342,7 @@ async function connectSignaling() {
   S.signaling = signaling;
   signaling.addEventListener('message', ({ detail }) => onServerMessage(detail));
   signaling.addEventListener('state', ({ detail }) => {
-    $('connection').hidden = detail.state === 'open' || detail.state === 'connecting';
+    $('connection').hidden = detail.state !== 'reconnecting';
     if (detail.state === 'closed' && detail.reason === 'replaced') {
       message(t('replaced.title'), t('replaced.text'));
     }
@@ -355,7 +355,7 @@ async function connectSignaling() {
     if (error.code === 'unauthenticated') {
       S.started = false;
       show('login');
-      $('login-error').textContent = t('relogin.help');
+      $('login-error').textContent = t('login.expired');
       return;
     }
     throw error;

@@ -9,6 +9,7 @@ their own, so their login cookies are their own.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from signaling.store import open_store
 from .browser import screenshot, video_frames_advancing
 from .console import (
     PILL,
+    SignalingCut,
     accept,
     citizen_at,
     console_tab,
@@ -296,3 +298,41 @@ async def test_an_expired_login_asks_for_the_password_and_keeps_the_call(
         await page.get_by_test_id("end-call").click()
         await page.get_by_test_id("outcome-resolved").click()
         await on_screen(page, "home")
+
+
+@pytest.mark.timeout(120)
+async def test_a_signaling_outage_keeps_the_call(browser: Browser, node: ServeProcess) -> None:
+    async with (
+        console_tab(browser, node, lang="fi", load=False) as tab,
+        citizen_at(node) as citizen,
+    ):
+        page = tab.page
+        link = SignalingCut()
+        await page.route_web_socket(re.compile(r"/ws$"), link.route)
+        await page.goto(tab.url)
+        await log_in(page)
+        await go_available(page)
+        session_id = await citizen.call()
+        await wait_for_offer(page)
+        await accept(page)
+        await video_frames_advancing(page, REMOTE, timeout=20)
+
+        # The expert's connection to the server drops for a few seconds: the console says
+        # so, the video goes on (it never went through the server), nothing is lost.
+        await link.start()
+        await page.get_by_test_id("connection").wait_for()
+        assert await text_of(page, "connection") == t("fi", "connection.reconnecting")
+        await screenshot(page, "console-reconnecting-fi")
+        await video_frames_advancing(page, REMOTE, timeout=10)
+        await page.wait_for_timeout(3000)
+        assert link.refused >= 1
+        link.stop()
+        await page.get_by_test_id("connection").wait_for(state="hidden", timeout=15_000)
+        state = await diagnostics(page)
+        assert state["screen"] == "call" and state["call"]["session"] == session_id, state
+        await video_frames_advancing(page, REMOTE, timeout=10)
+        # The chat works again at once.
+        await citizen.client.request(
+            {"type": "chat", "session_id": session_id, "text": "Kuuluuko?"}
+        )
+        await until(page, "document.querySelectorAll('[data-testid=chat-line]').length === 1")

@@ -78,6 +78,7 @@ EXPERT_LINE = {
 }
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
 PWNED = "window.__pwned === undefined"
+QUALITY = "document.querySelector('[data-testid=quality]')"
 WAITING_FI = (
     "document.querySelector('[data-testid=\"queue-kela/general/fi\"] [data-testid=waiting]')"
 )
@@ -534,3 +535,36 @@ def test_the_catalogues_agree_and_cover_the_page() -> None:
         sep = "_" if prefix in ("site.kind", "chat.from") else "."
         for name in names:
             assert f"{prefix}{sep}{name}" in keys["en"], f"{prefix}{sep}{name}"
+
+
+@pytest.mark.timeout(90)
+async def test_quality_says_when_nothing_arrives(browser: Browser, node: ServeProcess) -> None:
+    async with console_tab(browser, node, lang="en") as tab, citizen_at(node) as citizen:
+        page = tab.page
+        await log_in(page)
+        await go_available(page)
+        await citizen.call()
+        await wait_for_offer(page)
+        await accept(page)
+        await call_screen_ready(page)
+        quality = page.get_by_test_id("quality")
+        assert await quality.get_attribute("data-level") == "good"
+        assert await page.locator("#quality-text").inner_text() == t("en", "quality.good")
+        details = await quality.get_attribute("title") or ""
+        assert details.startswith("round trip ") and "kbit/s" in details, details
+        # The same details for screen readers, tied to the indicator.
+        described = await page.evaluate(
+            "document.getElementById("
+            "document.querySelector('[data-testid=quality]').getAttribute('aria-describedby')"
+            ").textContent"
+        )
+        assert described == details
+
+        # The booth's camera and microphone stop sending: within a few seconds the
+        # indicator says that nothing arrives.
+        for pc in citizen.calls[0].peers.values():
+            for sender in pc.getSenders():
+                sender.replaceTrack(None)
+        await until(page, f"{QUALITY}.dataset.level === 'bad'", timeout=15_000)
+        assert await page.locator("#quality-text").inner_text() == t("en", "quality.bad")
+        assert "0 kbit/s" in (await quality.get_attribute("title") or "")

@@ -463,6 +463,10 @@ async def test_queue_overview_is_live_and_skills_are_chosen_per_shift(
         await swedish.uncheck()
         await page.get_by_test_id("queue-kela/general/sv").wait_for(state="detached")
         assert await page.get_by_test_id("queue-kela/general/fi").count() == 1
+        # A service can be left out too; the others stay.
+        await page.get_by_test_id("skill-services-pension").uncheck()
+        await page.get_by_test_id("queue-kela/pension/fi").wait_for(state="detached")
+        assert await page.get_by_test_id("queue-kela/housing/fi").count() == 1
         # Unticking the last language is refused on the page, with a reason.
         await page.get_by_test_id("skill-languages-fi").uncheck()
         assert await text_of(page, "skills-error") == t("fi", "skills.need_one")

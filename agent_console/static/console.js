@@ -465,11 +465,29 @@ function renderAvailability() {
     ? 'availability.available_now' : 'availability.available');
 }
 
+/** The service ids the expert may serve of `agencyIds` (all of theirs unless limited). */
+function servicesOf(agencyIds) {
+  const grants = S.user?.grants?.expert ?? {};
+  const ids = [];
+  for (const agency of S.config?.agencies ?? []) {
+    if (!agencyIds.includes(agency.id)) continue;
+    for (const service of agency.services) {
+      if ((!grants.services || grants.services.includes(service.id)) && !ids.includes(service.id)) ids.push(service.id);
+    }
+  }
+  return ids;
+}
+
 function chosenSkills() {
   if (!S.availability.canChoose) return undefined;
   const checked = (group) => [...$(`skills-${group}`).querySelectorAll('input:checked')].map((i) => i.value);
   const skills = { agencies: checked('agencies'), languages: checked('languages') };
-  if (!$('skills-services').hidden) skills.services = checked('services');
+  const offered = servicesOf(skills.agencies);
+  const services = checked('services').filter((id) => offered.includes(id));
+  const grants = S.user?.grants?.expert ?? {};
+  // Every service of an unlimited account: send none, which means all (and new ones too).
+  const all = !grants.services && offered.every((id) => services.includes(id));
+  if (!all) skills.services = services;
   return skills;
 }
 
@@ -549,12 +567,18 @@ function fillSkills() {
   };
   fill('agencies', grants.agencies ?? [], skills.agencies, agencyName);
   fill('languages', grants.languages ?? [], skills.languages, (code) => languageName(code));
-  const services = grants.services ?? null;
-  $('skills-services').hidden = !services;
+  // A chooser picks among every service of their agencies; otherwise only a limited
+  // account's services are worth listing ("all services" goes without saying).
+  const services = choose ? servicesOf(grants.agencies ?? []) : grants.services ?? null;
+  $('skills-services').hidden = !services || services.length === 0;
   if (services) {
-    fill('services', services, skills.services, (id) => {
-      const agency = S.config?.agencies?.find((a) => a.services.some((s) => s.id === id));
-      return agency ? `${localized(agency.services.find((s) => s.id === id).name)} (${localized(agency.name)})` : id;
+    const several = (grants.agencies ?? []).length > 1;
+    fill('services', services, skills.services ?? services, (id) => {
+      const agency = S.config?.agencies?.find((a) => (grants.agencies ?? []).includes(a.id)
+        && a.services.some((x) => x.id === id));
+      if (!agency) return id;
+      const name = localized(agency.services.find((x) => x.id === id).name);
+      return several ? `${name} (${localized(agency.name)})` : name;
     });
   }
 }

@@ -115,6 +115,7 @@ async def test_answer_chat_transfer_and_end_with_an_outcome(
         assert await text_of(vero.page, "offer-note") == note
         assert (await diagnostics(vero.page))["offer"] == session_id
         await accept(vero.page)
+        assert await text_of(vero.page, "call-note") == note  # still there in the call
         await video_frames_advancing(vero.page, REMOTE, timeout=20)
         await video_frames_advancing(kiosk.page, REMOTE, timeout=20)
 

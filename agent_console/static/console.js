@@ -51,6 +51,7 @@ const S = {
   overview: null, // {queues, colleagues, at}
   offer: null, // {message, at}
   accepting: null, // session id of the offer being accepted
+  callNote: null, // the transfer note of the call answered (kept only while it lasts)
   call: null,
   session: null,
   localStream: null,
@@ -734,6 +735,7 @@ async function acceptOffer() {
   const sessionId = S.offer.message.session_id;
   const siteKind = siteOf(S.offer.message.site).kind;
   S.accepting = sessionId;
+  S.callNote = S.offer.message.transfer_note ?? null; // the next expert needs it in the call
   ring.stop();
   for (const id of ['offer-accept', 'offer-decline']) $(id).disabled = true;
   await openMedia(siteKind);
@@ -831,6 +833,8 @@ function startCall(session) {
   $('doccam-empty').hidden = false;
   $('interpreter-tile').hidden = true;
   renderRemoteWaiting('call.connecting');
+  $('call-note').textContent = S.callNote ?? '';
+  $('call-note-box').hidden = !S.callNote;
   renderCallHead();
   renderQuality();
   renderAvailability();
@@ -946,6 +950,8 @@ function cleanUpCall() {
   S.call?.close();
   S.call = null;
   S.session = null;
+  S.callNote = null;
+  $('call-note').textContent = '';
   S.callStartedAt = null;
   S.quality = null;
   S.endingCall = false;

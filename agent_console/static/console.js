@@ -22,6 +22,8 @@ const CHAT_MAX = 1000;
 const NOTE_MAX = 500;
 const REFRESH_RETRY_MS = 30000;
 const TICK_MS = 1000;
+// How long past its ring time an offer stays up waiting for the server's word.
+const OFFER_GRACE_S = 5;
 // Interpreting languages the dialog offers (the kiosk's list); names come from the catalogue.
 const INTERPRETING_LANGUAGES = ['ar', 'so', 'ru', 'uk', 'fa', 'ckb', 'et', 'zh', 'vi', 'th', 'fse', 'fss',
   'fi', 'sv', 'en'];
@@ -707,6 +709,11 @@ function tickOffer() {
   const elapsed = (performance.now() - S.offer.at) / 1000;
   $('offer-waited').textContent = clock(msg.waited_s + elapsed);
   const left = Math.max(0, msg.ring_timeout_s - elapsed);
+  if (msg.ring_timeout_s - elapsed < -OFFER_GRACE_S && !S.accepting) {
+    // The server's offer_withdrawn never came (a dropped connection): the call is gone.
+    clearOffer();
+    return;
+  }
   $('ring-left').textContent = t('offer.ring_left', { s: Math.ceil(left) });
   $('ring-progress').value = msg.ring_timeout_s > 0 ? Math.round((100 * left) / msg.ring_timeout_s) : 0;
 }

@@ -294,8 +294,9 @@ class Router:
         check_transition(record.session_id, record.state, "queued")
         record.state = "queued"
         await self.store.save_session(record)
-        await self.store.enqueue(record.queue, record.session_id, queue_score(record))
+        # Logged before it is in the queue, where another node may offer it at once.
         await self.emit("session_queued", record)
+        await self.store.enqueue(record.queue, record.session_id, queue_score(record))
         await self.courier.queue_changed(record.queue)
         return record
 
@@ -331,10 +332,11 @@ class Router:
             raise RoutingError(ErrorCode.FORBIDDEN, "not your session", "session_id")
         await self._after_finish(record)
         if offered_to[0] is not None:
-            await self._release_expert(offered_to[0], session_id, "available")
+            # Withdraw first: the released expert may be offered the next call at once.
             await self.courier.send(
                 offered_to[0], OfferWithdrawn(session_id=session_id, reason="cancelled")
             )
+            await self._release_expert(offered_to[0], session_id, "available")
         await self.courier.queue_changed(record.queue)
         return record
 
@@ -419,7 +421,7 @@ class Router:
         record = await self.update_expert(expert.subject, change)
         assert record is not None
         for agency in before - set(record.agencies):
-            await self.store.clear_available(agency, record.subject)
+            await self._unindex(agency, record.subject)
         await self._index_expert(record)
         if record.state == "available":
             await self.dispatch_agencies(record.agencies)
@@ -493,7 +495,16 @@ class Router:
             if record.state == "available":
                 await self.store.set_available(agency, record.subject, record.idle_since)
             else:
-                await self.store.clear_available(agency, record.subject)
+                await self._unindex(agency, record.subject)
+
+    async def _unindex(self, agency: str, subject: str) -> None:
+        """Take an expert out of an agency's index, then put them back if the record says
+        they are available: a clear that arrives after another node's re-index must not
+        hide an available expert for good (record and index are two keys, no transaction)."""
+        await self.store.clear_available(agency, subject)
+        current = await self.store.load_expert(subject)
+        if current is not None and current.state == "available" and agency in current.agencies:
+            await self.store.set_available(agency, subject, current.idle_since)
 
     async def accept(self, expert: Principal, session_id: str) -> SessionRecord:
         """Let an expert take the call offered to them; exactly one accept wins."""
@@ -563,9 +574,8 @@ class Router:
         await self.store.clear_offer_deadline(session_id)
         if record is None:
             raise RoutingError(ErrorCode.NOT_FOUND, "no such call", "session_id")
-        await self.store.enqueue(record.queue, session_id, queue_score(record))
-        # Tell everyone about this return before anything can route the call again, so
-        # that updates and events arrive in the order things happened.
+        # Tell everyone about this return before the call is back in its queue, where any
+        # node may route it again, so that updates and events keep the order of things.
         await self.emit("offer_declined" if reason == "declined" else "offer_timed_out", record)
         await self.courier.send(
             subject,
@@ -574,6 +584,7 @@ class Router:
             ),
         )
         await self.broadcast(record)
+        await self.store.enqueue(record.queue, session_id, queue_score(record))
         await self.courier.queue_changed(record.queue)
         await self._release_expert(subject, session_id, "available", missed=reason != "declined")
         await self.dispatch(record.queue)
@@ -716,7 +727,7 @@ class Router:
         if claimed is None:
             stale = await self.store.load_expert(subject)
             if stale is None or stale.state != "available":
-                await self.store.clear_available(record.agency, subject)
+                await self._unindex(record.agency, subject)
             return None
         await self._index_expert(claimed)
         return claimed
@@ -896,12 +907,12 @@ class Router:
         if record is None:
             return
         await self.store.remove_membership(expert_subject, session_id)
-        await self.store.enqueue(record.queue, session_id, queue_score(record))
         await self.emit("participant_left", record, participant_kind="expert", reason=reason)
         await self.audit_member("session_left", expert_subject, record, "expert", reason)
         await self.emit("session_requeued", record, reason=reason)
         await self.announce(record, removed[0], "left")
         await self.broadcast(record)
+        await self.store.enqueue(record.queue, session_id, queue_score(record))
         await self._release_expert(expert_subject, session_id, "available")
         await self.courier.queue_changed(record.queue)
         await self.dispatch(record.queue)
@@ -960,12 +971,12 @@ class Router:
         if record is None:
             raise RoutingError(ErrorCode.FORBIDDEN, "you are not in this session", "session_id")
         await self.store.remove_membership(expert.subject, record.session_id)
-        await self.store.enqueue(record.queue, record.session_id, queue_score(record))
         await self.emit("participant_left", record, participant_kind="expert", reason="transfer")
         await self.audit_member("session_left", expert.subject, record, "expert", "transfer")
         await self.emit("session_transferred", record, reason="transfer")
         await self.announce(record, removed[0], "left")
         await self.broadcast(record)
+        await self.store.enqueue(record.queue, record.session_id, queue_score(record))
         await self._release_expert(expert.subject, record.session_id, "available")
         await self.courier.queue_changed(record.queue)
         await self.dispatch(record.queue)

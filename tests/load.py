@@ -358,7 +358,7 @@ class LoadExpert:
         await self.go_available()
         while True:
             message = await self.inbox.get()
-            if isinstance(message, Availability):
+            if isinstance(message, Availability) and message.reason == "missed_offers":
                 await self.go_available()
             elif isinstance(message, Offer):
                 await self._answer(message)
@@ -596,21 +596,10 @@ async def watch_for_stalls(
 # --- checking -------------------------------------------------------------------------------
 
 
-def check_ledger(
-    ledger: Ledger, experts: list[LoadExpert], *, tolerate_cancel_reorder: bool
-) -> list[str]:
-    """Return every way in which the calls and offers seen differ from a correct server.
-
-    ``tolerate_cancel_reorder`` counts, instead of failing, one known ordering defect: when
-    a booth cancels a call that rings at an expert, the server frees the expert (who may
-    be offered the next call at once) before it sends the ``offer_withdrawn``, so the next
-    ``offer`` reaches the expert first. Any other second offer while one rings fails.
-    """
+def check_ledger(ledger: Ledger, experts: list[LoadExpert]) -> list[str]:
+    """Return every way in which the calls and offers seen differ from a correct server."""
     problems = list(ledger.problems)
     for sid, ringing, at in ledger.overlaps:
-        if tolerate_cancel_reorder and ringing.how == "cancelled":
-            ledger.counts["offer_before_cancel_withdrawal"] += 1
-            continue
         problems.append(
             f"{at:7.2f}s {ringing.expert} got offer {sid} while {ringing.session_id} rang "
             f"(answer {ringing.action or '-'}, it closed {ringing.how}"

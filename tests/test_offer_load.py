@@ -68,21 +68,6 @@ STALL_S = 5.0  # a call waiting this long while a fitting expert idles as long i
 CALL_END_TIMEOUT_S = 40.0
 LOAD_DEADLINE_S = 90.0
 SEED = 4
-# Router.cancel releases the rung expert (who may get the next offer at once) before it
-# sends them offer_withdrawn "cancelled": counted and printed while this is True; set it
-# to False once the withdrawal goes first, so that the order is held to as well.
-TOLERATE_CANCEL_REORDER = True
-# Found by this test on two nodes, reported, not fixed yet; remove the mark once they are.
-REDIS_KNOWN_BUGS = pytest.mark.xfail(
-    reason=(
-        "Redis store: (1) Router._claim_expert's stale-index clear can remove an expert "
-        "who became available meanwhile, who is then never offered a call again; "
-        "(2) redis-py's pool allows 100 connections and fails beyond with internal errors, "
-        "leaving sessions 'requested'; (3) _return_offer and request_call enqueue before "
-        "they log, so the events log can show session_offered before offer_declined"
-    ),
-    strict=False,
-)
 
 
 @dataclass
@@ -96,7 +81,7 @@ class Nodes:
 @pytest.fixture(
     params=[
         pytest.param("memory", id="memory-1-node"),
-        pytest.param("redis", id="redis-2-nodes", marks=[pytest.mark.redis, REDIS_KNOWN_BUGS]),
+        pytest.param("redis", id="redis-2-nodes", marks=pytest.mark.redis),
     ]
 )
 async def nodes(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Nodes]:
@@ -213,7 +198,7 @@ async def test_no_offer_is_lost_or_duplicated(
         if store is not None:
             await store.close()
 
-    problems = check_ledger(ledger, experts, tolerate_cancel_reorder=TOLERATE_CANCEL_REORDER)
+    problems = check_ledger(ledger, experts)
     if len(ledger.calls) != BOOTHS * CALLS_PER_BOOTH:
         problems.append(f"{len(ledger.calls)} calls made of {BOOTHS * CALLS_PER_BOOTH}")
     problems += [f"{t.get_name()} stopped: {t.exception()!r}" for t in stopped]

@@ -250,6 +250,104 @@ async def test_closed_agency_is_refused_with_next_opening(router: Router, store:
     assert await store.read_events() == []
 
 
+async def test_the_withdrawal_of_a_cancelled_offer_comes_before_the_next_offer(
+    router: Router, courier: Courier
+) -> None:
+    await router.set_availability(expert("kela.a"), "available", None)
+    first = await request(router, booth(), kela_call())
+    second = await router.request_call(booth("bus-lieksa"), kela_call())
+    await router.cancel(booth(), first.session_id)
+    told = [
+        (type(m).__name__, getattr(m, "session_id", None))
+        for m in courier.sent["staff:kela.a"]
+        if isinstance(m, Offer | OfferWithdrawn)
+    ]
+    assert told == [
+        ("Offer", first.session_id),
+        ("OfferWithdrawn", first.session_id),
+        ("Offer", second.session_id),
+    ]
+
+
+class LateClear:
+    """Wraps a store so that the next clear of the available index waits until let go:
+    a slow round trip from one node while another node re-indexes the expert."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.armed = False
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+    async def clear_available(self, agency: str, subject: str) -> None:
+        if self.armed:
+            self.armed = False
+            self.holding.set()
+            await self.release.wait()
+        await self.store.clear_available(agency, subject)
+
+
+async def test_a_late_index_clear_never_hides_an_available_expert(
+    store: Store, directory: Directory, courier: Courier, clock: Clock
+) -> None:
+    slow = LateClear(store)
+    node_a = Router(slow, directory, courier, "node-a", clock)  # type: ignore[arg-type]
+    node_b = Router(store, directory, courier, "node-b", clock)
+    await node_b.set_availability(expert("kela.a"), "available", None)
+    first = await request(node_b, booth(), kela_call())  # rings kela.a
+    # Node A routes a call it read together with an index that still had kela.a; the
+    # call is gone by the time it claims (so nothing else can take kela.a meanwhile).
+    stale = await node_a.request_call(booth("bus-lieksa"), kela_call())
+    await node_a.cancel(booth("bus-lieksa"), stale.session_id)
+    slow.armed = True
+    attempt = asyncio.create_task(node_a._offer_to_first(stale, ["staff:kela.a"], 0.0))
+    async with asyncio.timeout(5):
+        await slow.holding.wait()  # the claim failed; node A clears the index, slowly...
+    await node_b.cancel(booth(), first.session_id)  # ...while node B frees kela.a
+    slow.release.set()
+    await attempt
+    record = await store.load_expert("staff:kela.a")
+    assert record is not None and record.state == "available"
+    assert await store.available_experts("kela") == ["staff:kela.a"]
+    third = await request(node_b, booth("lib-kemijarvi"), kela_call())
+    offered = await store.load_session(third.session_id)
+    assert offered is not None and offered.offered_to == "staff:kela.a"
+
+
+class EagerQueue:
+    """Wraps a store so that another node routes a queue the moment a call enters it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.other: Router | None = None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+    async def enqueue(self, queue: str, session_id: str, score: float) -> None:
+        await self.store.enqueue(queue, session_id, score)
+        if self.other is not None:
+            await self.other.dispatch(queue)
+
+
+async def test_a_declined_call_is_logged_back_before_another_node_can_offer_it(
+    store: Store, directory: Directory, courier: Courier, clock: Clock
+) -> None:
+    eager = EagerQueue(store)
+    node_a = Router(eager, directory, courier, "node-a", clock)  # type: ignore[arg-type]
+    eager.other = Router(store, directory, courier, "node-b", clock)
+    await node_a.set_availability(expert("kela.a"), "available", None)
+    clock.advance(1)
+    await node_a.set_availability(expert("kela.b"), "available", None)
+    session = await request(node_a, booth(), kela_call())
+    await node_a.decline(expert("kela.a"), session.session_id)
+    kinds = [kind for kind in await event_kinds(store, session.session_id) if "offer" in kind]
+    assert kinds == ["session_offered", "offer_declined", "session_offered"]
+
+
 async def test_exactly_one_of_two_routers_offers_each_call(
     store: Store, directory: Directory, clock: Clock
 ) -> None:

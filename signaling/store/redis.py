@@ -67,6 +67,10 @@ def _key(*parts: str) -> str:
     return f"{PREFIX}:{{{parts[0]}}}" + "".join(f":{p}" for p in parts[1:])
 
 
+MAX_CONNECTIONS = 64
+POOL_WAIT_S = 10.0
+
+
 class RedisStore(Store):
     """State in Redis; safe to share between any number of nodes."""
 
@@ -74,14 +78,20 @@ class RedisStore(Store):
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._redis: aioredis.Redis = aioredis.Redis.from_url(
+        # A busy node has hundreds of store calls in flight: beyond the pool's size they
+        # wait for a connection (a blocking pool) instead of failing.
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=POOL_WAIT_S,
             decode_responses=True,
             retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=20),
             retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError],
             socket_connect_timeout=2,
             health_check_interval=10,
         )
+        self._redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
+        self._redis.auto_close_connection_pool = True
         self._cas_script = self._redis.register_script(_CAS)
         self._disconnect_script = self._redis.register_script(_DISCONNECT)
         self._tasks: set[asyncio.Task[None]] = set()

@@ -848,33 +848,30 @@ function startCall(session) {
   show('call');
 }
 
+// Which participant each video slot shows: booth (large), interpreter, document camera.
+const SLOTS = {
+  booth: { video: 'remote-video' },
+  interpreter: { video: 'interpreter-video', box: 'interpreter-tile' },
+  doccam: { video: 'doccam-video', box: 'doccam-video', empty: 'doccam-empty' },
+};
+const slotOwners = new Map(); // slot name -> participant id
+
 function attachRemote(participant, stream) {
-  if (participant.kind === 'doccam') {
-    $('doccam-video').srcObject = stream;
-    $('doccam-video').hidden = false;
-    $('doccam-empty').hidden = true;
-  } else if (participant.kind === 'interpreter') {
-    $('interpreter-video').srcObject = stream;
-    $('interpreter-tile').hidden = false;
-  } else {
-    $('remote-video').srcObject = stream;
-    renderRemoteWaiting(null);
-  }
+  const slot = SLOTS[participant.kind] ? participant.kind : 'booth';
+  slotOwners.set(slot, participant.id);
+  $(SLOTS[slot].video).srcObject = stream;
+  if (SLOTS[slot].box) $(SLOTS[slot].box).hidden = false;
+  if (SLOTS[slot].empty) $(SLOTS[slot].empty).hidden = true;
+  if (slot === 'booth') renderRemoteWaiting(null);
 }
 
 function detachRemote(participantId) {
-  for (const id of ['doccam-video', 'interpreter-video']) {
-    const video = $(id);
-    if (video.srcObject && S.call && !S.call.participants.has(participantId)) {
-      // Only the slot whose participant left is emptied (its stream has no live peer).
-      const kinds = [...S.call.participants.values()].map((p) => p.kind);
-      if (id === 'doccam-video' && !kinds.includes('doccam')) {
-        video.srcObject = null; video.hidden = true; $('doccam-empty').hidden = false;
-      }
-      if (id === 'interpreter-video' && !kinds.includes('interpreter')) {
-        video.srcObject = null; $('interpreter-tile').hidden = true;
-      }
-    }
+  for (const [slot, owner] of slotOwners) {
+    if (owner !== participantId) continue;
+    slotOwners.delete(slot);
+    $(SLOTS[slot].video).srcObject = null;
+    if (SLOTS[slot].box) $(SLOTS[slot].box).hidden = true;
+    if (SLOTS[slot].empty) $(SLOTS[slot].empty).hidden = false;
   }
 }
 
@@ -941,7 +938,6 @@ function toggleCamera() {
 }
 
 function callOver({ state, reason, outcome }) {
-  const session = S.session;
   cleanUpCall();
   if (reason === 'expert_ended') setHomeNotice(outcome ? 'ended.with_outcome' : 'ended.plain', { outcome });
   else if (reason === 'booth_left') setHomeNotice('ended.booth_left');
@@ -949,8 +945,7 @@ function callOver({ state, reason, outcome }) {
   else if (reason === 'gone') setHomeNotice('ended.gone');
   else setHomeNotice('ended.plain');
   show('home');
-  announce(t(S.homeNotice.key, { outcome: outcomeName(outcome) }));
-  void session;
+  announce($('home-notice').textContent);
 }
 
 function cleanUpCall() {
@@ -958,6 +953,7 @@ function cleanUpCall() {
   S.call = null;
   S.session = null;
   S.callNote = null;
+  slotOwners.clear();
   $('call-note').textContent = '';
   S.callStartedAt = null;
   S.quality = null;

@@ -299,6 +299,8 @@ async def console_config(request: web.Request) -> web.Response:
 async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
     """Give every response the headers that keep the console's pages to themselves."""
     response: web.StreamResponse = await handler(request)
+    if response.prepared:
+        return response  # a WebSocket (or a stream): its headers are long sent
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     if request.path.startswith("/console"):

@@ -385,6 +385,11 @@ async def test_console_pages_carry_a_strict_content_security_policy() -> None:
             csp = resp.headers["Content-Security-Policy"]
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp
         assert "frame-ancestors 'none'" in csp
+        for page in ("/console/", "/console/console.js"):
+            async with http.get(page) as resp:
+                assert resp.status == 200
+                assert resp.headers["Content-Security-Policy"] == csp
+                assert resp.headers["X-Frame-Options"] == "DENY"
         async with http.get("/client/signaling.js") as resp:
             assert resp.status == 200
 

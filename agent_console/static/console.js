@@ -792,6 +792,7 @@ function stopLocalMedia() {
 /** After a reload: the server still has us in a call; join it again with new media. */
 async function rejoin(session) {
   S.accepting = session.session_id;
+  S.callNote = null; // not known after a reload; never the note of an offer that failed
   const site = S.config?.sites?.find((s) => s.id === session.site);
   await openMedia(site?.kind ?? 'S');
   if (S.call) return;

@@ -184,6 +184,49 @@ async def ask_for_kela(page: Page) -> None:
     await ask_for(page, "fi", "kela", "general")
 
 
+# --- writing to the expert (the call screen's keyboard) ------------------------------------
+
+# Where each character is on the kiosk's on-screen keyboard (endpoint_agent/kiosk/keyboard.js).
+LETTER_KEYS = set("qwertyuiopåasdfghjklöäzxcvbnm")
+SYMBOL_KEYS = set("1234567890+@€%&/()\":;'#*=_<>[]$")
+KEYS_ON_BOTH = set(",.-?!")
+
+
+async def type_on_screen(page: Page, text: str) -> None:
+    """Tap `text` on the call screen's keyboard, key by key by their accessible names:
+    shift before a capital, the 123/abc toggle between letters and digits."""
+    keyboard = page.get_by_test_id("kiosk-keyboard")
+    for char in text:
+        if char == " ":
+            await keyboard.get_by_test_id("kiosk-key-space").click()
+            continue
+        mode = await keyboard.get_attribute("data-mode")
+        if char.lower() in LETTER_KEYS:
+            wanted = "letters"
+        elif char in SYMBOL_KEYS:
+            wanted = "symbols"
+        else:
+            assert char in KEYS_ON_BOTH, f"{char!r} is not on the kiosk's keyboard"
+            wanted = mode
+        if wanted != mode:
+            await keyboard.get_by_test_id("kiosk-key-mode").click()
+        if char != char.lower():
+            shift = keyboard.get_by_test_id("kiosk-key-shift")
+            if await shift.get_attribute("data-state") == "off":
+                await shift.click()
+        await keyboard.get_by_role("button", name=char, exact=True).click()
+
+
+async def chat_lines(page: Page) -> list[tuple[str, str]]:
+    """Return the conversation on the call screen as (who, what) pairs, oldest first."""
+    lines: list[tuple[str, str]] = await page.evaluate(
+        """() => [...document.querySelectorAll('#captions [data-testid=kiosk-chat-line]')].map(
+          (line) => [line.querySelector('.chat-who').textContent,
+                     line.querySelector('.chat-text').textContent])"""
+    )
+    return [(who, what) for who, what in lines]
+
+
 # --- the expert ------------------------------------------------------------------------------
 
 

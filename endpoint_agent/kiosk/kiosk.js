@@ -14,6 +14,7 @@ import {
   UI_LANGUAGES, joinList, language, languageName, loadCatalogs, localized, setLanguage, t,
 } from './i18n.js';
 import { Inactivity } from './inactivity.js';
+import { Keyboard } from './keyboard.js';
 
 const ICONS = '/kiosk/icons.svg';
 const CATALOG_REFRESH_MS = 15000;
@@ -21,6 +22,8 @@ const ALIVE_MS = 5000;
 const THANKS_S = 8;
 const CONNECT_RETRY_MS = 5000;
 const LEAVE_TIMEOUT_MS = 2000;
+const CHAT_MAX = 1000; // the protocol's limit for one chat line
+const CHAT_TIMEOUT_MS = 5000;
 
 // Agencies with their own pictogram; the others get one by kind, or the generic one.
 const AGENCY_ICONS = new Set([
@@ -83,10 +86,12 @@ const S = {
   resetting: false,
   requeueing: false, // asking again for a call that the booth's outage lost
   lastOutageS: null, // how long the latest signaling outage lasted
+  chatSending: false,
 };
 
 let deviceCheck = null;
 let inactivity = null;
+let keyboard = null;
 
 // --- small helpers ---------------------------------------------------------------------
 
@@ -734,9 +739,110 @@ function onServerMessage({ detail: msg }) {
 
 /** Show a line the expert (or interpreter) typed: always as text, never as markup. */
 function showChat(msg) {
+  addChatLine({ who: whoSaid(msg.from), text: msg.text, mine: false });
+}
+
+/** Who wrote a line: the expert's public name with the agency, the interpreter, or the agency. */
+function whoSaid(participantId) {
+  const participant = S.call?.participants.get(participantId)
+    ?? S.session?.participants?.find((p) => p.id === participantId);
+  const agencyName = localized(S.agency?.name) || S.session?.agency || '';
+  if (participant?.kind === 'interpreter') return t('call.interpreter');
+  if (participant?.kind === 'expert' && participant.display_name) {
+    return t('call.expert_name', { name: participant.display_name, agency: agencyName });
+  }
+  return agencyName;
+}
+
+/** Add a line to the conversation (the captions area): who said it, then what. */
+function addChatLine({ who, text, mine }) {
+  const line = element('div', {
+    className: `chat-line ${mine ? 'mine' : 'theirs'}`, attrs: { 'data-testid': 'kiosk-chat-line' },
+  });
+  line.append(
+    element('p', { className: 'chat-who', text: who }),
+    element('p', { className: 'chat-text', text, attrs: { dir: 'auto' } }),
+  );
   const captions = $('captions');
-  captions.append(element('p', { className: 'chat-line', text: msg.text }));
+  captions.append(line);
   captions.scrollTop = captions.scrollHeight;
+}
+
+// --- the citizen writes ----------------------------------------------------------------
+
+function writing() {
+  return !$('writer-entry').hidden;
+}
+
+/** Open the writing panel: the field and the keyboard take the lower part of the screen. */
+function openWriter() {
+  if (S.screen !== 'call') return;
+  if (!writing()) {
+    keyboard.reset();
+    $('writer-entry').hidden = false;
+    $('keyboard').hidden = false;
+    section('call').classList.add('is-writing');
+    $('writer-open').setAttribute('aria-expanded', 'true');
+    updateSend();
+  }
+  const input = $('kiosk-chat-input');
+  input.focus({ preventScroll: true });
+  input.setSelectionRange(input.value.length, input.value.length);
+  const captions = $('captions');
+  captions.scrollTop = captions.scrollHeight;
+}
+
+/** Close the writing panel; `clear` also forgets what was typed (the call is over). */
+function closeWriter({ clear = false } = {}) {
+  const wasOpen = writing();
+  $('writer-entry').hidden = true;
+  $('keyboard').hidden = true;
+  section('call').classList.remove('is-writing');
+  $('writer-open').setAttribute('aria-expanded', 'false');
+  showWriterError('');
+  if (clear) {
+    $('kiosk-chat-input').value = '';
+    keyboard?.reset();
+  }
+  if (wasOpen && S.screen === 'call') $('writer-open').focus({ preventScroll: true });
+}
+
+function showWriterError(text) {
+  $('writer-error').textContent = text;
+  $('writer-error').hidden = !text;
+}
+
+function updateSend() {
+  const send = testid('kiosk-chat-send');
+  if (send) send.disabled = S.chatSending || !$('kiosk-chat-input').value.trim();
+}
+
+/** Send the typed line to the others in the call; it joins the conversation as "You". */
+async function sendChat() {
+  const input = $('kiosk-chat-input');
+  const text = input.value.trim();
+  const session = liveSession();
+  if (!text || !session || S.chatSending) return;
+  S.chatSending = true;
+  updateSend();
+  showWriterError('');
+  try {
+    if (S.signaling?.state !== 'open') throw new Error('offline');
+    await withTimeout(S.signaling.request({
+      type: 'chat', session_id: session.session_id, text: text.slice(0, CHAT_MAX),
+    }), CHAT_TIMEOUT_MS);
+  } catch (error) {
+    console.warn('chat', error);
+    showWriterError(t('chat.failed'));
+    return;
+  } finally {
+    S.chatSending = false;
+    updateSend();
+  }
+  input.value = '';
+  keyboard.reset(); // the next line starts on lower-case letters
+  updateSend();
+  addChatLine({ who: t('call.you'), text, mine: true });
 }
 
 function expertParticipant() {
@@ -755,6 +861,7 @@ function renderNames() {
 }
 
 function resetCallView() {
+  closeWriter();
   $('remote-waiting').hidden = false;
   $('reconnecting').hidden = true;
   $('mute').setAttribute('aria-pressed', 'false');
@@ -841,6 +948,7 @@ function clearRemote() {
 function closeCall() {
   S.call?.close();
   S.call = null;
+  closeWriter({ clear: true });
   clearRemote();
   $('self-video').srcObject = null;
   $('waiting-video').srcObject = null;
@@ -908,6 +1016,8 @@ function onSessionEnded({ state, reason }) {
   S.sessionOver = true;
   agent.storeResumeToken(null);
   closeCall();
+  // The conversation ends with the call (the privacy reset wipes it again).
+  $('captions').replaceChildren();
   if (wasInCall) {
     S.feedbackSessionId = sessionId;
     $('feedback-title').textContent = t('feedback.title');
@@ -1027,7 +1137,7 @@ async function privacyReset() {
   for (const id of ['expert-name', 'interpreter-name', 'queue-position', 'estimated-wait', 'queue-state',
     'waiting-summary', 'device-summary', 'ready-agency', 'ready-service', 'ready-language',
     'ready-interpreter', 'services-agency', 'appointment-error', 'interpreter-chip-text',
-    'message-title', 'message-text', 'message-extra', 'announcer']) {
+    'message-title', 'message-text', 'message-extra', 'writer-error', 'announcer']) {
     $(id).textContent = '';
   }
   Object.assign(S, { agency: null, service: null, interpreter: null, session: null, catalog: null });
@@ -1111,6 +1221,10 @@ async function resumeSession(session) {
 
 function onKey(event) {
   if (document.querySelector('dialog[open]')) return; // the dialog handles its own keys
+  if (S.screen === 'call') {
+    onCallKey(event);
+    return;
+  }
   if (event.key === 'Escape') {
     const back = section(S.screen)?.querySelector('[data-back], #device-back');
     if (back && !back.hidden) {
@@ -1131,6 +1245,23 @@ function onKey(event) {
   } else if (!inInput && event.key === 'Backspace') {
     event.preventDefault();
     typeDigit('erase');
+  }
+}
+
+/** On the call screen a physical keyboard writes: a typed letter opens the panel. */
+function onCallKey(event) {
+  const input = $('kiosk-chat-input');
+  if (event.key === 'Escape' && writing()) {
+    event.preventDefault();
+    closeWriter();
+  } else if (event.key === 'Enter' && event.target === input) {
+    event.preventDefault();
+    sendChat().catch((error) => console.error(error));
+  } else if (!writing() && event.key.length === 1 && event.key !== ' '
+      && !event.ctrlKey && !event.altKey && !event.metaKey) {
+    event.preventDefault();
+    openWriter();
+    keyboard.type(event.key);
   }
 }
 
@@ -1175,6 +1306,12 @@ function wire() {
   $('call-cancel').addEventListener('click', guarded(cancelCall));
   $('end-call').addEventListener('click', guarded(endCall));
   $('mute').addEventListener('click', toggleMute);
+  $('writer-open').addEventListener('click', openWriter);
+  $('writer-close').addEventListener('click', () => closeWriter());
+  $('kiosk-chat-input').addEventListener('input', () => {
+    showWriterError('');
+    updateSend();
+  });
   for (const button of document.querySelectorAll('#feedback-buttons [data-score]')) {
     button.addEventListener('click', guarded(() => giveFeedback(Number(button.dataset.score))));
   }
@@ -1195,6 +1332,13 @@ async function boot() {
     return;
   }
   setLanguage('fi');
+  keyboard = new Keyboard({
+    root: $('keyboard'),
+    input: $('kiosk-chat-input'),
+    max: CHAT_MAX,
+    text: (key) => t(key === 'send' ? 'chat.send' : `chat.key.${key}`),
+    onSend: () => sendChat().catch((error) => console.error(error)),
+  });
   wire();
   deviceCheck = new DeviceCheck({
     video: $('device-video'),
@@ -1243,6 +1387,7 @@ window.kioskDiagnostics = () => ({
   screen: S.screen,
   signaling: S.signaling?.state ?? null,
   session: S.session ? { state: S.session.state, participants: S.session.participants.length } : null,
+  writing: writing(),
   peers: Object.fromEntries([...(S.call?.peerConnections ?? new Map())].map(([id, pc]) => [
     id, { connection: pc.connectionState, ice: pc.iceConnectionState, signaling: pc.signalingState },
   ])),

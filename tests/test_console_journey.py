@@ -36,7 +36,7 @@ from .console import (
     until,
     wait_for_offer,
 )
-from .kiosk import ask_for_kela, in_the_call, kiosk_tab
+from .kiosk import ask_for_kela, chat_lines, in_the_call, kiosk_tab, type_on_screen
 from .kiosk import on_screen as kiosk_screen
 from .support import ServeProcess, eventually, serving
 
@@ -85,15 +85,25 @@ async def test_answer_chat_transfer_and_end_with_an_outcome(
         await video_frames_advancing(kela.page, REMOTE, timeout=20)
         await in_the_call(kiosk.page, timeout=20)
 
-        # Chat: the expert's lines appear in the kiosk's captions, as text.
+        # Chat both ways: the expert's lines appear in the kiosk's conversation, as text…
         line = "Hei! Kirjoitan myös tänne, jos ääni ei kuulu."
         await kela.page.get_by_test_id("chat-input").fill(line)
         await kela.page.get_by_test_id("chat-send").click()
         await until(
-            kiosk.page, "document.querySelectorAll('[data-testid=captions] p').length === 1"
+            kiosk.page, "document.querySelectorAll('[data-testid=kiosk-chat-line]').length === 1"
         )
-        assert (await kiosk.page.locator("[data-testid=captions] p").all_inner_texts()) == [line]
+        assert await chat_lines(kiosk.page) == [("Anna, Kela", line)]
         await until(kela.page, "document.querySelectorAll('[data-testid=chat-line]').length === 1")
+        # …and the citizen taps an answer on the kiosk's own keyboard; the console shows it.
+        reply = "Kuuluu hyvin, kiitos! Kysyn verokortista."
+        await kiosk.page.get_by_test_id("kiosk-chat-open").click()
+        await type_on_screen(kiosk.page, reply)
+        await kiosk.page.get_by_test_id("kiosk-chat-send").click()
+        await until(kela.page, "document.querySelectorAll('[data-testid=chat-line]').length === 2")
+        said = await kela.page.get_by_test_id("chat-line").last.inner_text()
+        assert reply in said and t("fi", "chat.from_booth") in said, said
+        assert await chat_lines(kiosk.page) == [("Anna, Kela", line), ("Sinä", reply)]
+        await kiosk.page.get_by_test_id("kiosk-chat-close").click()
 
         # The question is Vero's: transfer with a note; Kela's desk goes to wrap-up.
         note = "Kysyy verokortista Kela-etuuden muutoksen jälkeen."
@@ -156,7 +166,7 @@ async def test_answer_chat_transfer_and_end_with_an_outcome(
             "expert_ended",
         )
         assert ended["transfers"] == 1
-        assert note not in str(events) and line not in str(events)
+        assert note not in str(events) and line not in str(events) and reply not in str(events)
         for tab in (kela, vero):
             errors = [e for e in tab.console.errors if "401" not in e]
             assert errors == [], tab.console.dump()

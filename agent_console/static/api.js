@@ -1,0 +1,28 @@
+// The console's REST API (/console/api): JSON both ways, the login's CSRF token on every
+// request but GET. The login itself is an HttpOnly cookie that the page never sees.
+
+let csrfToken = null;
+
+/** Keep the CSRF token of the current login (in memory only). */
+export function setCsrfToken(token) {
+  csrfToken = token;
+}
+
+/** Call the console API; resolve with {status, data} (data: the JSON body or null). */
+export async function api(method, path, body) {
+  const headers = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
+  const response = await fetch(path, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    cache: 'no-store',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let data = null;
+  if (response.status !== 204) {
+    try { data = await response.json(); } catch { data = null; }
+  }
+  return { status: response.status, data };
+}

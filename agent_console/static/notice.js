@@ -1,0 +1,41 @@
+// The desk's notice line: what just happened (a call ended, was transferred, rang out, or
+// the expert was paused for missed calls).
+
+import { $, announce } from './dom.js';
+import { agencyName, outcomeName, serviceName } from './directory.js';
+import { t } from './i18n.js';
+
+let notice = null; // {key, vars}
+
+/** Return the message key on the notice line (null: none). */
+export function noticeKey() {
+  return notice?.key ?? null;
+}
+
+/** Put the message `key` on the notice line (null: clear it). */
+export function setNotice(key, vars = {}) {
+  notice = key ? { key, vars } : null;
+  renderNotice();
+}
+
+/** Put the message `key` on the notice line and announce it. */
+export function tell(key, vars = {}) {
+  setNotice(key, vars);
+  announce($('home-notice').textContent);
+}
+
+/** Show the notice line in the chosen language. */
+export function renderNotice() {
+  const line = $('home-notice');
+  line.hidden = !notice;
+  if (!notice) {
+    line.textContent = '';
+    return;
+  }
+  const { key, vars } = notice;
+  const filled = { ...vars };
+  if (vars.outcome) filled.outcome = outcomeName(vars.outcome);
+  if (vars.agency) filled.agency = agencyName(vars.agency);
+  if (vars.service) filled.service = serviceName(vars.agency, vars.service);
+  line.textContent = t(key, filled);
+}

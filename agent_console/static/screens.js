@@ -1,0 +1,31 @@
+// One screen at a time (<section data-screen>): loading, login, home (the desk between
+// calls), offer (a call rings) and call. The top bar's controls show once signed in.
+
+import { $ } from './dom.js';
+
+let screen = 'loading';
+
+/** Return the name of the screen shown. */
+export function currentScreen() {
+  return screen;
+}
+
+/** Focus the heading of the screen shown. */
+export function focusHeading() {
+  document.querySelector(`section[data-screen="${screen}"] h1`)?.focus({ preventScroll: true });
+}
+
+/** Show the screen `name` and focus its heading, unless a dialog holds the focus. */
+export function show(name) {
+  for (const el of document.querySelectorAll('section[data-screen]')) {
+    el.hidden = el.dataset.screen !== name;
+  }
+  screen = name;
+  document.body.dataset.screen = name;
+  const loggedIn = name !== 'login' && name !== 'loading';
+  $('availability-bar').hidden = !loggedIn;
+  $('ring-mute').hidden = !loggedIn;
+  $('who').hidden = !loggedIn;
+  $('logout').hidden = !loggedIn || name === 'call';
+  if (!document.querySelector('dialog[open]')) focusHeading();
+}

@@ -14,7 +14,7 @@ import { localStream, stopLocalMedia } from './local-media.js';
 import { tell } from './notice.js';
 import { renderQuality, setQuality } from './quality.js';
 import { currentScreen, show } from './screens.js';
-import { attachRemote, detachRemote, emptySlots, renderRemoteWaiting } from './video-slots.js';
+import { attachRemote, detachRemote, emptySlots, renderRemoteWaiting, showRemoteWaiting } from './video-slots.js';
 
 let call = null;
 let session = null;
@@ -52,7 +52,7 @@ export function startCall(joined, note) {
   setPressed('mute', false);
   setPressed('camera', false);
   emptySlots();
-  renderRemoteWaiting('call.connecting');
+  showRemoteWaiting('call.connecting');
   $('call-note').textContent = note ?? '';
   $('call-note-box').hidden = !note;
   renderCallHead();
@@ -67,11 +67,11 @@ function follow(active) {
   active.addEventListener('participant-left', ({ detail }) => detachRemote(detail.participantId));
   active.addEventListener('session', ({ detail }) => { session = detail.session; renderCallHead(); });
   active.addEventListener('participant', ({ detail }) => {
-    if (detail.participant.kind === 'booth') renderRemoteWaiting(detail.participant.connected ? null : 'call.citizen_away');
+    if (detail.participant.kind === 'booth') showRemoteWaiting(detail.participant.connected ? null : 'call.citizen_away');
   });
   active.addEventListener('connection', ({ detail }) => {
     const kind = active.participants.get(detail.participantId)?.kind;
-    if (kind === 'booth' && detail.state === 'connected') renderRemoteWaiting(null);
+    if (kind === 'booth' && detail.state === 'connected') showRemoteWaiting(null);
   });
   active.addEventListener('quality', ({ detail }) => {
     if (active.participants.get(detail.participantId)?.kind === 'booth') setQuality(detail);
@@ -102,7 +102,7 @@ export function renderCall() {
   renderCallHead();
   renderQuality();
   setPressed('camera', $('camera').getAttribute('aria-pressed') === 'true');
-  if (!$('remote-waiting').hidden) renderRemoteWaiting('call.connecting');
+  renderRemoteWaiting();
 }
 
 /** Show the mute or camera toggle pressed or not. */

@@ -11,6 +11,7 @@ const SLOTS = {
   doccam: { video: 'doccam-video', box: 'doccam-video', empty: 'doccam-empty' },
 };
 const owners = new Map(); // slot name -> participant id
+let waitingKey = null; // the message over the citizen's video
 
 /** Show `stream` in `slot` (null: empty it). */
 function fill(slot, stream) {
@@ -25,7 +26,7 @@ export function attachRemote(participant, stream) {
   const slot = SLOTS[participant.kind] ? participant.kind : 'booth';
   owners.set(slot, participant.id);
   fill(slot, stream);
-  if (slot === 'booth') renderRemoteWaiting(null);
+  if (slot === 'booth') showRemoteWaiting(null);
 }
 
 /** Empty the slots that show the participant who left. */
@@ -44,8 +45,14 @@ export function emptySlots() {
 }
 
 /** Say the message `key` over the citizen's video (null: nothing). */
-export function renderRemoteWaiting(key) {
+export function showRemoteWaiting(key) {
+  waitingKey = key;
+  renderRemoteWaiting();
+}
+
+/** Show the message over the citizen's video in the chosen language. */
+export function renderRemoteWaiting() {
   const waiting = $('remote-waiting');
-  waiting.hidden = !key;
-  waiting.textContent = key ? t(key) : '';
+  waiting.hidden = !waitingKey;
+  waiting.textContent = waitingKey ? t(waitingKey) : '';
 }

@@ -161,6 +161,7 @@ export function sessionEnded(sessionId) {
   if (currentCall() || !joining(sessionId)) return;
   accepting = null;
   stopLocalMedia();
+  clearOffer(); // else the tab's title would say "Incoming call" until the ring time is over
   setNotice('ended.booth_left');
   show('home');
 }

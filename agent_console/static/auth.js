@@ -102,6 +102,16 @@ export function backToLogin(text) {
   $('login-error').textContent = text;
 }
 
+/** Post a login; resolve with the reply, or null if the service cannot be reached. */
+async function postLogin(username, password) {
+  try {
+    return await api('POST', '/console/api/login', { username, password });
+  } catch (failure) {
+    console.warn('login', failure);
+    return null;
+  }
+}
+
 /** Say `text` under the login fields and mark the field `id` as the one to fix. */
 function refuseLogin(id, text) {
   $('login-error').textContent = text;
@@ -128,15 +138,11 @@ async function submitLogin(event, onSignedIn) {
   ring.unlock(); // a user gesture: later rings may sound
   const button = $('login-submit');
   button.disabled = true;
-  let reply;
-  try {
-    reply = await api('POST', '/console/api/login', { username, password });
-  } catch (failure) {
-    console.warn('login', failure);
+  const reply = await postLogin(username, password);
+  button.disabled = false;
+  if (!reply) {
     error.textContent = t('login.unreachable');
     return;
-  } finally {
-    button.disabled = false;
   }
   $('login-password').value = '';
   if (reply.status !== 200) {
@@ -166,11 +172,8 @@ async function submitRelogin(event) {
     error.textContent = t('login.need_password');
     return;
   }
-  let reply;
-  try {
-    reply = await api('POST', '/console/api/login', { username: user.username, password });
-  } catch (failure) {
-    console.warn('login', failure);
+  const reply = await postLogin(user.username, password);
+  if (!reply) {
     error.textContent = t('login.unreachable');
     return;
   }

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, WebSocketRoute
 
 from signaling.client import Call, SignalingClient, SyntheticCamera, SyntheticMicrophone
 from signaling.protocol import Offer
@@ -225,6 +225,42 @@ async def chat_lines(page: Page) -> list[tuple[str, str]]:
                      line.querySelector('.chat-text').textContent])"""
     )
     return [(who, what) for who, what in lines]
+
+
+# --- the booth's link -----------------------------------------------------------------------
+
+
+class SignalingCut:
+    """The page's signaling WebSockets, passed through to the server until cut.
+
+    Chromium's offline emulation (BrowserContext.set_offline) leaves an open WebSocket
+    alone, so the test holds every socket of the page instead: while cut, the open ones
+    are closed on both sides and new ones are refused at once, as with a dead link.
+    """
+
+    def __init__(self) -> None:
+        self.cut = False
+        self.open: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+        self.refused = 0
+
+    async def route(self, ws: WebSocketRoute) -> None:
+        if self.cut:
+            self.refused += 1
+            await ws.close(code=1011, reason="link down")
+            return
+        self.open.append((ws, ws.connect_to_server()))
+
+    async def start(self) -> None:
+        self.cut = True
+        opened, self.open = self.open, []
+        for page_side, server_side in opened:
+            # The server side is a real WebSocket: only 1000 and 3000-4999 may be sent
+            # (and Playwright swallows the error of any other code).
+            await server_side.close(code=3000, reason="link down")
+            await page_side.close(code=1011, reason="link down")
+
+    def stop(self) -> None:
+        self.cut = False
 
 
 # --- the expert ------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ text sizes, and saved as docs/screens/kiosk-chat-<lang>.png.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.async_api import Browser, Page
 
@@ -16,6 +18,7 @@ from signaling.protocol import ChatRelay
 
 from .browser import video_frames_advancing
 from .kiosk import (
+    SignalingCut,
     ask_for,
     chat_lines,
     check,
@@ -208,3 +211,45 @@ async def test_a_physical_keyboard_writes_too_and_hostile_lines_stay_text(
         await keyboard.wait_for(state="hidden")
         assert await page.get_by_test_id("mute").is_visible()
         assert kiosk.console.errors == [], kiosk.console.dump()
+
+
+@pytest.mark.timeout(120)
+async def test_a_line_that_cannot_go_stays_in_the_field_with_a_plain_word(
+    browser: Browser, node: ServeProcess
+) -> None:
+    async with (
+        kiosk_tab(browser, node, load=False) as kiosk,
+        expert_at(node, "kela.expert") as expert,
+    ):
+        page = kiosk.page
+        link = SignalingCut()
+        await page.route_web_socket(re.compile(r"/ws$"), link.route)
+        await page.goto(kiosk.booth.url)
+        await ask_for(page, "fi", "kela", "general")
+        offer, _ = await expert.answer()
+        await in_the_call(page)
+        await page.get_by_test_id("kiosk-chat-open").click()
+        line = "Kuuleeko kukaan?"
+        await type_on_screen(page, line)
+
+        # The booth's link is down: Send says so plainly and keeps the line.
+        await link.start()
+        await until(page, "window.kioskDiagnostics().signaling !== 'open'")
+        await page.get_by_test_id("kiosk-chat-send").click()
+        error = page.get_by_test_id("kiosk-chat-error")
+        await error.wait_for()
+        assert (await error.inner_text()).strip() == t("fi", "chat.failed")
+        field = page.get_by_test_id("kiosk-chat-input")
+        assert await field.input_value() == line
+        assert await chat_lines(page) == []
+
+        # The link is back: the same line goes with one more tap, and the word goes away.
+        link.stop()
+        await until(page, "window.kioskDiagnostics().signaling === 'open'", timeout=20_000)
+        await page.get_by_test_id("kiosk-chat-send").click()
+        assert await relayed(expert.client, offer.session_id) == line
+        await error.wait_for(state="hidden")
+        await until(page, "document.querySelectorAll('[data-testid=kiosk-chat-line]').length")
+        assert await chat_lines(page) == [("Sinä", line)]
+        errors = [e for e in kiosk.console.errors if "WebSocket" not in e]
+        assert errors == [], kiosk.console.dump()

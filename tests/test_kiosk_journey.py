@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, WebSocketRoute
+from playwright.async_api import Browser
 
 from signaling.client import Call, SignalingClient
 from signaling.directory import DEMO_CONFIG
@@ -31,6 +31,7 @@ from .kiosk import (
     FIRST_IN_LINE,
     Expert,
     KioskTab,
+    SignalingCut,
     ask_for,
     ask_for_kela,
     call_about,
@@ -174,39 +175,6 @@ async def short_grace_node(tmp_path: Path) -> AsyncIterator[ServeProcess]:
     config.write_text(changed)
     async with serving("memory", "short-grace-node", config=config) as server:
         yield server
-
-
-class SignalingCut:
-    """The page's signaling WebSockets, passed through to the server until cut.
-
-    Chromium's offline emulation (BrowserContext.set_offline) leaves an open WebSocket
-    alone, so the test holds every socket of the page instead: while cut, the open ones
-    are closed on both sides and new ones are refused at once, as with a dead link.
-    """
-
-    def __init__(self) -> None:
-        self.cut = False
-        self.open: list[tuple[WebSocketRoute, WebSocketRoute]] = []
-        self.refused = 0
-
-    async def route(self, ws: WebSocketRoute) -> None:
-        if self.cut:
-            self.refused += 1
-            await ws.close(code=1011, reason="link down")
-            return
-        self.open.append((ws, ws.connect_to_server()))
-
-    async def start(self) -> None:
-        self.cut = True
-        opened, self.open = self.open, []
-        for page_side, server_side in opened:
-            # The server side is a real WebSocket: only 1000 and 3000-4999 may be sent
-            # (and Playwright swallows the error of any other code).
-            await server_side.close(code=3000, reason="link down")
-            await page_side.close(code=1011, reason="link down")
-
-    def stop(self) -> None:
-        self.cut = False
 
 
 def stop_sending(call: Call) -> None:

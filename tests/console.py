@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, Page, WebSocketRoute
+from playwright.async_api import Browser, Page
 
 from signaling.client import Call, SignalingClient, SyntheticCamera, SyntheticMicrophone
 from signaling.directory import DEMO_CONFIG
@@ -189,35 +189,3 @@ def directory_toml(tmp_path: Path, *changes: tuple[str, str]) -> Path:
     path = tmp_path / "directory.toml"
     path.write_text(text)
     return path
-
-
-class SignalingCut:
-    """The console's signaling WebSockets, passed through to the server until cut.
-
-    As in the kiosk's outage tests: Chromium's offline mode leaves an open WebSocket
-    alone, so the test holds the page's sockets; while cut, the open ones are closed on
-    both sides and new ones refused at once, as with a dead link. Media is peer to peer
-    and is not cut.
-    """
-
-    def __init__(self) -> None:
-        self.cut = False
-        self.open: list[tuple[WebSocketRoute, WebSocketRoute]] = []
-        self.refused = 0
-
-    async def route(self, ws: WebSocketRoute) -> None:
-        if self.cut:
-            self.refused += 1
-            await ws.close(code=1011, reason="link down")
-            return
-        self.open.append((ws, ws.connect_to_server()))
-
-    async def start(self) -> None:
-        self.cut = True
-        opened, self.open = self.open, []
-        for page_side, server_side in opened:
-            await server_side.close(code=3000, reason="link down")
-            await page_side.close(code=1011, reason="link down")
-
-    def stop(self) -> None:
-        self.cut = False

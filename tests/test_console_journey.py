@@ -22,7 +22,6 @@ from signaling.store import open_store
 from .browser import screenshot, video_frames_advancing
 from .console import (
     PILL,
-    SignalingCut,
     accept,
     citizen_at,
     console_tab,
@@ -36,7 +35,14 @@ from .console import (
     until,
     wait_for_offer,
 )
-from .kiosk import ask_for_kela, chat_lines, in_the_call, kiosk_tab, type_on_screen
+from .kiosk import (
+    SignalingCut,
+    ask_for_kela,
+    chat_lines,
+    in_the_call,
+    kiosk_tab,
+    type_on_screen,
+)
 from .kiosk import on_screen as kiosk_screen
 from .support import ServeProcess, eventually, serving
 

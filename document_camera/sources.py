@@ -117,6 +117,10 @@ def _as_image(mat: object) -> Image:
     return array.astype(np.uint8, copy=False)
 
 
+def _may_open(node: Path) -> bool:
+    return os.access(node, os.R_OK | os.W_OK)
+
+
 def holders(node: Path) -> list[str]:
     """Return the processes that hold ``node`` open, as "name (pid N)", where we may look."""
     found: list[str] = []
@@ -171,7 +175,7 @@ class UvcCamera:
                     f"no document camera at {shown}: is it plugged in? "
                     "(see the cameras with `v4l2-ctl --list-devices`)",
                 )
-            if not os.access(node, os.R_OK | os.W_OK):
+            if not _may_open(node):
                 raise CaptureError(
                     "doccam_denied",
                     f"{shown}: user {getpass.getuser()} may not open it "

@@ -549,3 +549,8 @@ def test_doccam_config_bad_values_name_the_key(tmp_path: Path, text: str, messag
     path.write_text(f'site = "lib-kitee"\n[doccam]\n{text}')
     with pytest.raises(BoothConfigError, match=message):
         load_config(path, {})
+
+
+def test_the_example_booth_toml_is_valid() -> None:
+    example = Path(__file__).parent.parent / "infra" / "booth" / "booth.toml.example"
+    assert load_config(example, {}).doccam.fps == 15.0

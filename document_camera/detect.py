@@ -1,0 +1,239 @@
+"""Find a paper document's four corners in a camera frame."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .geometry import Corners, interior_angles, order_corners, signed_area
+from .refine import refine_corners
+
+Image = np.ndarray
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """Tuning of the detector; the defaults suit 4K-13 MP document cameras."""
+
+    work_side: int = 640
+    min_area_share: float = 0.015
+    min_angle_deg: float = 45.0
+    min_edge_support: float = 0.55
+    min_score: float = 0.1
+    refine: bool = True
+
+
+DEFAULT = DetectConfig()
+
+
+def detect_document(image: Image, config: DetectConfig = DEFAULT) -> Corners | None:
+    """Return the document's corners in original pixels (clockwise from top-left) or None."""
+    scale = config.work_side / max(image.shape[:2])
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    found = find_quad(small, config)
+    if found is None:
+        return None
+    corners = (found + 0.5) / scale - 0.5
+    if config.refine:
+        corners = refine_corners(image, corners, search=6.0 / scale + 3)
+    return order_corners(corners)
+
+
+def find_quad(small: Image, config: DetectConfig = DEFAULT) -> Corners | None:
+    """Return the best document quadrilateral in a small frame, or None."""
+    gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    grad = _gradient(small)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (17, 17))
+    flat = cv2.medianBlur(cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel), 5)
+    best: tuple[float, Corners] | None = None
+    seen: set[bytes] = set()
+    for coarse in _candidates(small, gray, config):
+        key = (np.rint(coarse / 4)).astype(np.int32).tobytes()
+        if key in seen or not _plausible(coarse, gray.shape, config):
+            continue
+        seen.add(key)
+        # Snap the fitted outline onto the edges before judging it.
+        quad = refine_corners(small, coarse, search=6.0)
+        score = _score(quad, grad, flat, config)
+        if score is not None and (best is None or score > best[0]):
+            best = (score, quad)
+    return None if best is None or best[0] < config.min_score else best[1]
+
+
+def _gradient(small: Image) -> Image:
+    """Return the colour gradient magnitude (max over channels), 1.0 for a strong edge."""
+    blurred = cv2.GaussianBlur(small, (3, 3), 0).astype(np.float32)
+    gx = cv2.Sobel(blurred, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(blurred, cv2.CV_32F, 0, 1, ksize=3)
+    mag = np.sqrt(gx * gx + gy * gy).max(axis=2)
+    return np.asarray(mag / 200.0, np.float32)
+
+
+def _masks(small: Image, gray: Image) -> Iterator[Image]:
+    """Yield binary maps whose outlines may be the page: edges, regions, brightness."""
+    # Closing erases dark print (and dark dots of a print), so the page is one bright shape.
+    for size, low in ((7, 15), (17, 6)):
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
+        closed = cv2.medianBlur(cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel), 5)
+        closed_gray = cv2.cvtColor(closed, cv2.COLOR_BGR2GRAY)
+        edges: Image = np.zeros_like(closed_gray)
+        for channel in (closed_gray, *cv2.split(closed)):
+            edges = cv2.bitwise_or(edges, cv2.Canny(channel, low, 3 * low))
+        edges = cv2.dilate(edges, np.ones((3, 3), np.uint8))
+        yield edges
+        # The regions edges enclose: the page's inside stays clean when texture touches it.
+        yield cv2.bitwise_not(edges)
+        hsv = cv2.cvtColor(closed, cv2.COLOR_BGR2HSV)
+        whiteness = cv2.subtract(hsv[..., 2], hsv[..., 1])
+        for channel in (closed_gray, whiteness):
+            _, mask = cv2.threshold(channel, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+            yield cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+
+
+def _candidates(small: Image, gray: Image, config: DetectConfig) -> Iterator[Corners]:
+    """Yield convex quadrilaterals fitted to the large outlines of every map."""
+    min_area = config.min_area_share * gray.shape[0] * gray.shape[1]
+    for mask in _masks(small, gray):
+        contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+        for contour in contours:
+            if cv2.contourArea(contour) < min_area:
+                continue
+            box = order_corners(cv2.boxPoints(cv2.minAreaRect(contour)))
+            for quad in (_fit_quad(cv2.convexHull(contour)), _fit_quad(contour), box):
+                if quad is not None:
+                    yield quad
+
+
+def _fit_quad(contour: np.ndarray) -> Corners | None:
+    """Return the four-vertex approximation of a closed outline, if it has one."""
+    perimeter = cv2.arcLength(contour, True)
+    for eps in (0.01, 0.02, 0.03, 0.05):
+        approx = cv2.approxPolyDP(contour, eps * perimeter, True).reshape(-1, 2)
+        if len(approx) < 4:
+            return None
+        if len(approx) == 4:
+            return order_corners(approx.astype(np.float64))
+        if len(approx) <= 8:
+            return _largest_quad(approx.astype(np.float64))
+    return None
+
+
+def _largest_quad(points: np.ndarray) -> Corners:
+    """Return the four of a polygon's vertices that span the largest area."""
+    best, best_area = points[:4], -1.0
+    for combo in itertools.combinations(range(len(points)), 4):
+        quad = points[list(combo)]
+        area = abs(signed_area(quad))
+        if area > best_area:
+            best, best_area = quad, area
+    return order_corners(best)
+
+
+@dataclass(frozen=True)
+class SideEvidence:
+    """What the image says about one side of a candidate quadrilateral."""
+
+    support: float
+    step: float
+    sharpness: float
+
+
+def _side_evidence(
+    a: np.ndarray, b: np.ndarray, centre: np.ndarray, grad: Image, flat: Image
+) -> SideEvidence:
+    """Measure edge support, colour step and edge sharpness along side a-b."""
+    h, w = grad.shape
+    pts = a + np.outer(np.linspace(0.1, 0.9, 40), b - a)
+    normal = np.array([a[1] - b[1], b[0] - a[0]]) / (np.linalg.norm(b - a) + 1e-9)
+    if np.dot(centre - (a + b) / 2, normal) < 0:
+        normal = -normal
+    # The true edge may lie a pixel or two off the fitted side.
+    peak = np.max([_sample(grad, pts + normal * off) for off in (-2, -1, 0, 1, 2)], axis=0)
+    band = 0.012 * max(h, w)
+    inside = _sample(flat, pts + normal * band)
+    outside = _sample(flat, pts - normal * band)
+    step = np.abs(inside - outside).max(axis=1) if inside.ndim == 2 else np.abs(inside - outside)
+    median_step = float(np.median(step))
+    return SideEvidence(
+        support=float((peak > 0.1).mean()),
+        step=median_step,
+        sharpness=float(np.median(peak) * 200 / max(median_step, 1.0)),
+    )
+
+
+def _sides(quad: Corners, grad: Image, flat: Image) -> tuple[list[SideEvidence], int]:
+    """Return the evidence of each side inside the frame, and how many lie on its edge."""
+    h, w = grad.shape
+    centre = quad.mean(axis=0)
+    found, on_border = [], 0
+    for i in range(4):
+        a, b = quad[i], quad[(i + 1) % 4]
+        if _on_border(a, b, w, h):
+            on_border += 1
+        else:
+            found.append(_side_evidence(a, b, centre, grad, flat))
+    return found, on_border
+
+
+def _on_border(a: Corners, b: Corners, w: int, h: int) -> bool:
+    """Say whether a side runs along the frame's edge (the page is cut there)."""
+    tol = 0.012 * max(w, h)
+    return bool(
+        (a[0] < tol and b[0] < tol)
+        or (a[1] < tol and b[1] < tol)
+        or (a[0] > w - 1 - tol and b[0] > w - 1 - tol)
+        or (a[1] > h - 1 - tol and b[1] > h - 1 - tol)
+    )
+
+
+def _sample(img: Image, pts: np.ndarray) -> np.ndarray:
+    """Return the pixel values at points (nearest, clamped to the frame)."""
+    h, w = img.shape[:2]
+    p = np.rint(pts).astype(int)
+    return np.asarray(img[p[:, 1].clip(0, h - 1), p[:, 0].clip(0, w - 1)], np.float64)
+
+
+def _texture(quad: Corners, flat: Image) -> float:
+    """Return the share of the inside with edges left after closing: paper is smooth."""
+    h, w = flat.shape
+    inner: Image = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(inner, np.rint(quad).astype(np.int32), 255)
+    inner = cv2.erode(inner, np.ones((9, 9), np.uint8))
+    if not inner.any():
+        return 1.0
+    edges = cv2.Canny(flat, 20, 60)
+    return float(cv2.countNonZero(cv2.bitwise_and(edges, inner))) / cv2.countNonZero(inner) * 10
+
+
+def _plausible(quad: Corners, shape: tuple[int, ...], config: DetectConfig) -> bool:
+    """Say whether a quadrilateral is big enough and square enough to be a page."""
+    if signed_area(quad) < config.min_area_share * shape[0] * shape[1]:
+        return False
+    angles = interior_angles(quad)
+    return min(angles) >= config.min_angle_deg and max(angles) <= 180 - config.min_angle_deg
+
+
+def _score(quad: Corners, grad: Image, flat: Image, config: DetectConfig) -> float | None:
+    """Return a candidate's score (bigger is better), or None when it cannot be a page."""
+    h, w = grad.shape
+    if not _plausible(quad, grad.shape, config):
+        return None
+    area = signed_area(quad)
+    sides, on_border = _sides(quad, grad, flat)
+    if on_border > 2:
+        return None
+    for side in sides:
+        if side.support < config.min_edge_support or side.step < 10 or side.sharpness < 1.0:
+            return None
+    flat_gray = cv2.cvtColor(flat, cv2.COLOR_BGR2GRAY)
+    texture = _texture(quad, flat_gray)
+    if texture > 0.5:
+        return None
+    support = min(side.support for side in sides)
+    step = min(1.0, min(side.step for side in sides) / 40)
+    share = area / (h * w)
+    return float(support * (1 - texture) * (share**0.25) * step**0.5 * (1 - 0.15 * on_border))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from document_camera import cli as doccam_cli
 from endpoint_agent import cli as booth_cli
 from signaling import cli as server_cli
 
@@ -15,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     server_cli.add_commands(commands)
     booth_cli.add_commands(commands)
+    doccam_cli.add_commands(commands)
     return parser
 
 

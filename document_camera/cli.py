@@ -1,0 +1,100 @@
+"""The ``etapiste doccam`` command: find and straighten documents in image files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .detect import detect_document
+from .enhance import enhance
+from .quality import assess
+from .rectify import rectify
+
+NO_DOCUMENT_EXIT = 2
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``doccam`` command with its ``detect`` and ``rectify`` subcommands."""
+    doccam = commands.add_parser("doccam", help="find and straighten documents in images")
+    sub = doccam.add_subparsers(dest="doccam_command", required=True)
+    detect = sub.add_parser("detect", help="print each image's document corners and quality")
+    detect.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    detect.add_argument("--json", action="store_true", help="one JSON array on stdout")
+    detect.set_defaults(func=_detect)
+    rect = sub.add_parser("rectify", help="write the document as a flat, upright page")
+    rect.add_argument("image", type=Path, metavar="IMAGE")
+    rect.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    rect.add_argument("--bw", action="store_true", help="black and white, for faint print")
+    rect.set_defaults(func=_rectify)
+
+
+class UnreadableImageError(OSError):
+    """The file is missing or is not an image OpenCV can decode."""
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Return the image at path as BGR, or raise UnreadableImageError."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise UnreadableImageError(f"cannot read an image from {str(path)!r}")
+    return image
+
+
+def detect_report(path: Path) -> dict[str, Any]:
+    """Return one image's detect report: corners (or None), quality and time taken."""
+    image = read_image(path)
+    start = time.perf_counter()
+    corners = detect_document(image)
+    page = None if corners is None else rectify(image, corners)
+    quality = assess(image.shape, corners, page)
+    elapsed = (time.perf_counter() - start) * 1000
+    return {
+        "image": str(path),
+        "corners": None if corners is None else np.round(corners, 1).tolist(),
+        "quality": quality.to_json(),
+        "time_ms": round(elapsed, 1),
+    }
+
+
+def _detect(args: argparse.Namespace) -> int:
+    """Print every image's corners and quality; exit 2 if a file cannot be read."""
+    reports = []
+    status = 0
+    for path in args.images:
+        try:
+            reports.append(detect_report(path))
+        except UnreadableImageError as exc:
+            print(f"etapiste doccam detect: {exc}", file=sys.stderr)
+            status = NO_DOCUMENT_EXIT
+    if args.json:
+        print(json.dumps(reports))
+    else:
+        for report in reports:
+            failed = ", ".join(report["quality"]["failed"]) or "good"
+            print(f"{report['image']}: {report['corners']} ({failed}, {report['time_ms']} ms)")
+    return status
+
+
+def _rectify(args: argparse.Namespace) -> int:
+    """Write the corrected page; exit 2 when there is no document or no readable image."""
+    try:
+        image = read_image(args.image)
+    except UnreadableImageError as exc:
+        print(f"etapiste doccam rectify: {exc}", file=sys.stderr)
+        return NO_DOCUMENT_EXIT
+    corners = detect_document(image)
+    if corners is None:
+        print(f"etapiste doccam rectify: no document found in {str(args.image)!r}", file=sys.stderr)
+        return NO_DOCUMENT_EXIT
+    page = enhance(rectify(image, corners), black_and_white=args.bw)
+    if not cv2.imwrite(str(args.output), page):
+        print(f"etapiste doccam rectify: cannot write {str(args.output)!r}", file=sys.stderr)
+        return NO_DOCUMENT_EXIT
+    return 0

@@ -177,8 +177,16 @@ class DocumentCamera:
         if self._watchdog is not None:
             self._watchdog.cancel()
             await asyncio.gather(self._watchdog, return_exceptions=True)
-        if self._thread_done is not None:
+        if self._thread_done is not None and self._thread is not None:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self._join_timeout
             await asyncio.wait({self._thread_done}, timeout=self._join_timeout)
+            # The thread said goodbye from its last lines: it is leaving now. Wait for it
+            # to be gone without join(), which would block the loop.
+            while self._thread_done.done() and self._thread.is_alive():
+                if loop.time() > deadline:
+                    break
+                await asyncio.sleep(0.001)
         if self._thread is not None and self._thread.is_alive():
             # Stuck in a driver call; it is a daemon and releases the source when the call
             # returns (OpenCV's V4L2 read gives up after 10 s).

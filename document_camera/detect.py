@@ -57,7 +57,7 @@ def find_quad(small: Image, config: DetectConfig = DEFAULT) -> Corners | None:
             continue
         seen.add(key)
         # Snap the fitted outline onto the edges before judging it.
-        quad = refine_corners(small, coarse, search=6.0)
+        quad = refine_corners(small, coarse, search=6.0, strict=True)
         score = _score(quad, grad, flat, config)
         if score is not None and (best is None or score > best[0]):
             best = (score, quad)
@@ -209,6 +209,12 @@ def _texture(quad: Corners, flat: Image) -> float:
     return float(cv2.countNonZero(cv2.bitwise_and(edges, inner))) / cv2.countNonZero(inner) * 10
 
 
+def _opposite_sides_on_border(quad: Corners, w: int, h: int) -> bool:
+    """Say whether two opposite sides of the quadrilateral both lie on the frame's edge."""
+    on = [_on_border(quad[i], quad[(i + 1) % 4], w, h) for i in range(4)]
+    return (on[0] and on[2]) or (on[1] and on[3])
+
+
 def _plausible(quad: Corners, shape: tuple[int, ...], config: DetectConfig) -> bool:
     """Say whether a quadrilateral is big enough and square enough to be a page."""
     if signed_area(quad) < config.min_area_share * shape[0] * shape[1]:
@@ -224,7 +230,8 @@ def _score(quad: Corners, grad: Image, flat: Image, config: DetectConfig) -> flo
         return None
     area = signed_area(quad)
     sides, on_border = _sides(quad, grad, flat)
-    if on_border > 2:
+    if on_border > 2 or (on_border == 2 and _opposite_sides_on_border(quad, w, h)):
+        # A page cut on two opposite sides would be wider than the frame: desk texture.
         return None
     for side in sides:
         if side.support < config.min_edge_support or side.step < 10 or side.sharpness < 1.0:

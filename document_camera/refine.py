@@ -12,14 +12,20 @@ Image = np.ndarray
 SAMPLES_PER_SIDE = 48
 
 
-def refine_corners(image: Image, corners: Corners, search: float) -> Corners:
-    """Return corners moved onto the sides' true edges; keep the coarse ones if unsure."""
+def refine_corners(image: Image, corners: Corners, search: float, strict: bool = False) -> Corners:
+    """Return corners moved onto the sides' true edges; keep the coarse ones if unsure.
+
+    When a side shows no clear edge, strict refinement gives up (the coarse corners come
+    back); otherwise that side keeps its coarse line and the others are still refined.
+    """
     lines = []
     for i in range(4):
-        line = _fit_side(image, corners[i], corners[(i + 1) % 4], search)
-        if line is None:
+        a, b = corners[i], corners[(i + 1) % 4]
+        # A side without a clear edge (glare, a cut) keeps its coarse line.
+        line = _fit_side(image, a, b, search)
+        if line is None and strict:
             return corners
-        lines.append(line)
+        lines.append(line if line is not None else (a, (b - a) / (np.linalg.norm(b - a) + 1e-12)))
     refined = np.array([_intersect(lines[i - 1], lines[i]) for i in range(4)])
     if not np.isfinite(refined).all():
         return corners

@@ -11,4 +11,8 @@ def run_bench(name: str, argv: Sequence[str]) -> int:
         from .signaling import main
 
         return main(argv)
+    if name == "doccam":
+        from .doccam import main as doccam_main
+
+        return doccam_main(argv)
     raise ValueError(f"unknown benchmark {name!r}")

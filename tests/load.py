@@ -596,7 +596,7 @@ async def watch_for_stalls(
 # --- checking -------------------------------------------------------------------------------
 
 
-def check_ledger(ledger: Ledger, experts: list[LoadExpert]) -> list[str]:
+def check_ledger(ledger: Ledger, experts: list[LoadExpert], ring_timeout_s: float) -> list[str]:
     """Return every way in which the calls and offers seen differ from a correct server."""
     problems = list(ledger.problems)
     for sid, ringing, at in ledger.overlaps:
@@ -639,12 +639,20 @@ def check_ledger(ledger: Ledger, experts: list[LoadExpert]) -> list[str]:
                 "accept": {"accepted", "timeout", "cancelled"},
                 "decline": {"declined", "timeout", "cancelled"},
                 "ignore": {"timeout", "cancelled"},
-                "": {"cancelled"},  # withdrawn before the expert looked at it
+                # Closed before the expert's task looked at it: a cancel, or (on a machine
+                # starved of CPU) a ring-out — which must still not come early.
+                "": {"cancelled", "timeout"},
             }[offer.action]
             if offer.how is None:
                 problems.append(f"{where}: the offer to {offer.expert} never closed")
             elif offer.how not in expected:
                 problems.append(f"{where}: {offer.expert} chose {offer.action}, got {offer.how}")
+            elif offer.how == "timeout" and offer.closed is not None:
+                # Both times are when this client read the messages; a late read of the
+                # offer can only shorten the span, so allow half of the ring time.
+                rang = offer.closed - offer.received
+                if rang < 0.5 * ring_timeout_s:
+                    problems.append(f"{where}: {offer.expert}'s offer rang out after {rang:.2f} s")
             if offer.accept_refused and offer.how == "accepted":
                 problems.append(f"{where}: {offer.expert}'s accept was refused yet it joined")
     for expert in experts:

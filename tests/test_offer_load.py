@@ -198,7 +198,7 @@ async def test_no_offer_is_lost_or_duplicated(
         if store is not None:
             await store.close()
 
-    problems = check_ledger(ledger, experts)
+    problems = check_ledger(ledger, experts, RING_TIMEOUT_S)
     if len(ledger.calls) != BOOTHS * CALLS_PER_BOOTH:
         problems.append(f"{len(ledger.calls)} calls made of {BOOTHS * CALLS_PER_BOOTH}")
     problems += [f"{t.get_name()} stopped: {t.exception()!r}" for t in stopped]

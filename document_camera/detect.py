@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .geometry import Corners, interior_angles, order_corners, signed_area
+from .geometry import Corners, interior_angles, order_corners, side_lengths, signed_area
 from .refine import refine_corners
 
 Image = np.ndarray
@@ -22,6 +22,8 @@ class DetectConfig:
     work_side: int = 640
     min_area_share: float = 0.015
     min_angle_deg: float = 45.0
+    # Papers are at most ~1.6:1 (ID-1); a longer shape is a stripe of desk texture.
+    max_elongation: float = 2.5
     min_edge_support: float = 0.55
     min_score: float = 0.1
     refine: bool = True
@@ -218,6 +220,9 @@ def _opposite_sides_on_border(quad: Corners, w: int, h: int) -> bool:
 def _plausible(quad: Corners, shape: tuple[int, ...], config: DetectConfig) -> bool:
     """Say whether a quadrilateral is big enough and square enough to be a page."""
     if signed_area(quad) < config.min_area_share * shape[0] * shape[1]:
+        return False
+    width, height = side_lengths(quad)
+    if max(width, height) > config.max_elongation * min(width, height):
         return False
     angles = interior_angles(quad)
     return min(angles) >= config.min_angle_deg and max(angles) <= 180 - config.min_angle_deg

@@ -63,7 +63,10 @@ def step(
         if not _moved(state.anchor, corners, config):
             return replace(state, last_seen=now), False
         return SteadyState(Phase.SETTLING, corners, now, now), False
-    if state.anchor is None or _moved(state.anchor, corners, config) or not good:
+    if not good:
+        # The dwell counts from the first good frame, not from the last bad one.
+        return SteadyState(Phase.SETTLING, None, now, now), False
+    if state.anchor is None or _moved(state.anchor, corners, config):
         return SteadyState(Phase.SETTLING, corners, now, now), False
     if now - state.since >= config.dwell_s:
         return SteadyState(Phase.CAPTURED, state.anchor, state.since, now), True

@@ -24,6 +24,8 @@ class DetectConfig:
     min_angle_deg: float = 45.0
     # Papers are at most ~1.6:1 (ID-1); a longer shape is a stripe of desk texture.
     max_elongation: float = 2.5
+    # Paper and ID cards are pale; wood and coloured cloth are not (HSV saturation, 0-255).
+    max_saturation: float = 110.0
     min_edge_support: float = 0.55
     min_score: float = 0.1
     refine: bool = True
@@ -183,7 +185,7 @@ def _sides(quad: Corners, grad: Image, flat: Image) -> tuple[list[SideEvidence],
 
 def _on_border(a: Corners, b: Corners, w: int, h: int) -> bool:
     """Say whether a side runs along the frame's edge (the page is cut there)."""
-    tol = 0.012 * max(w, h)
+    tol = 0.02 * max(w, h)
     return bool(
         (a[0] < tol and b[0] < tol)
         or (a[1] < tol and b[1] < tol)
@@ -217,6 +219,18 @@ def _opposite_sides_on_border(quad: Corners, w: int, h: int) -> bool:
     return (on[0] and on[2]) or (on[1] and on[3])
 
 
+def _side_is_edge(side: SideEvidence, config: DetectConfig, strong: bool = False) -> bool:
+    """Say whether a side is a paper edge: a clear step, or a faint one that is crisp all along."""
+    if side.support < config.min_edge_support or side.sharpness < 1.0:
+        return False
+    if strong:
+        return side.step >= 12 and side.support >= 0.8
+    # White paper on a light cloth differs little in level, but its edge is sharp and
+    # unbroken; desk texture (wood grain, shading) is softer or patchy.
+    faint_but_crisp = side.support >= 0.9 and side.sharpness >= 3.0
+    return side.step >= 10 or (faint_but_crisp and side.step >= 6)
+
+
 def _plausible(quad: Corners, shape: tuple[int, ...], config: DetectConfig) -> bool:
     """Say whether a quadrilateral is big enough and square enough to be a page."""
     if signed_area(quad) < config.min_area_share * shape[0] * shape[1]:
@@ -226,6 +240,15 @@ def _plausible(quad: Corners, shape: tuple[int, ...], config: DetectConfig) -> b
         return False
     angles = interior_angles(quad)
     return min(angles) >= config.min_angle_deg and max(angles) <= 180 - config.min_angle_deg
+
+
+def _saturation(quad: Corners, flat: Image) -> float:
+    """Return the median colour saturation inside the quadrilateral (0-255)."""
+    h, w = flat.shape[:2]
+    inner: Image = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(inner, np.rint(quad).astype(np.int32), 255)
+    saturation = cv2.cvtColor(flat, cv2.COLOR_BGR2HSV)[..., 1]
+    return float(np.median(saturation[inner > 0])) if inner.any() else 255.0
 
 
 def _score(quad: Corners, grad: Image, flat: Image, config: DetectConfig) -> float | None:
@@ -238,12 +261,14 @@ def _score(quad: Corners, grad: Image, flat: Image, config: DetectConfig) -> flo
     if on_border > 2 or (on_border == 2 and _opposite_sides_on_border(quad, w, h)):
         # A page cut on two opposite sides would be wider than the frame: desk texture.
         return None
-    for side in sides:
-        if side.support < config.min_edge_support or side.step < 10 or side.sharpness < 1.0:
-            return None
+    if not all(_side_is_edge(side, config, strong=on_border > 0) for side in sides):
+        # A page cut by the frame shows fewer sides, so each must be unmistakable.
+        return None
+    if _saturation(quad, flat) > config.max_saturation:
+        return None
     flat_gray = cv2.cvtColor(flat, cv2.COLOR_BGR2GRAY)
     texture = _texture(quad, flat_gray)
-    if texture > 0.5:
+    if texture > 0.6:
         return None
     support = min(side.support for side in sides)
     step = min(1.0, min(side.step for side in sides) / 40)

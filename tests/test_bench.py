@@ -1,4 +1,4 @@
-"""The signaling benchmark runs end to end and prints one well-formed JSON object.
+"""The benchmarks (signaling, doccam) run end to end and print one well-formed JSON object.
 
 Only the shape and sanity of the figures are checked, never their size: timings depend
 on the machine and on whatever else runs on it.
@@ -80,3 +80,43 @@ def test_quick_bench_prints_one_json_object() -> None:
     assert node["server"]["slow_consumers"] == 0
     assert node["server"]["stray_offers"] == 0
     assert node["server"]["unsolicited_errors"] == 0
+
+
+@pytest.mark.timeout(240)
+def test_quick_doccam_bench_prints_one_json_object() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "signaling.cli", "bench", "doccam", "--json", "--quick"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=200,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report, end = json.JSONDecoder().raw_decode(proc.stdout)
+    assert proc.stdout[end:].strip() == ""
+    assert {"bench", "results", "baseline", "ratios", "aims", "machine", "params"} <= report.keys()
+    assert report["bench"] == "doccam"
+    assert report["params"]["quick"] is True
+    for side in (report["results"], report["baseline"]):
+        assert (
+            side["documents"]
+            == report["params"]["documents_4k"] + report["params"]["documents_12mp"]
+        )
+        assert (
+            side["no_document_images"]
+            == report["params"]["empty_4k"] + report["params"]["empty_12mp"]
+        )
+        assert 0 <= side["detection_rate"] <= 1
+        assert 0 <= side["false_detections"] <= side["no_document_images"]
+        assert positive(side["cpu_ms"]["4k"]["detect"]["mean"])
+    ours = report["results"]
+    assert ours["detection_rate"] > 0 and ours["mean_error_pct"] is not None
+    for size in ("4k", "12mp"):
+        for stage in ("detect", "rectify", "enhance", "quality", "detect_rectify_enhance"):
+            assert positive(ours["cpu_ms"][size][stage]["mean"]), (size, stage)
+    assert set(report["ratios"]) >= {"detection_rate", "mean_error_pct", "detect_ms_4k"}
+    assert set(report["aims"]) == {
+        "detection_rate_at_least_98pct",
+        "mean_error_at_most_1pct",
+        "detect_rectify_enhance_4k_under_150ms",
+    }

@@ -15,7 +15,14 @@ from document_camera.enhance import contrast, enhance
 from document_camera.geometry import corner_error, order_corners, signed_area
 from document_camera.quality import QualityCode, assess
 from document_camera.rectify import A4_RATIO, ID1_RATIO, page_size, rectify
-from document_camera.synth import Background, PageKind, SceneSpec, make_scene, sample_page
+from document_camera.synth import (
+    Background,
+    PageKind,
+    SceneSpec,
+    make_scene,
+    sample_frame,
+    sample_page,
+)
 
 SIZE = (1280, 720)
 CLEAN = {"glare": False, "shadow": False, "blur_sigma": 0.0, "noise_sigma": 2.0}
@@ -194,3 +201,12 @@ def test_true_corners_are_ordered_and_inside_the_frame(seed: int) -> None:
     assert np.array_equal(scene.corners, order_corners(scene.corners))
     assert (scene.corners >= 0).all()
     assert (scene.corners[:, 0] < 320).all() and (scene.corners[:, 1] < 180).all()
+
+
+def test_the_demo_sample_frame_is_a_good_still() -> None:
+    scene = sample_frame((1920, 1080))
+    assert scene.corners is not None and scene.image.shape == (1080, 1920, 3)
+    found = detect_document(scene.image)
+    assert found is not None and corner_error(found, scene.corners) < 0.5
+    quality = assess(scene.image.shape, found, rectify(scene.image, found))
+    assert quality.ok, quality

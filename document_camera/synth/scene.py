@@ -162,3 +162,19 @@ def make_scene(seed: int, size: tuple[int, int] = UHD_4K, spec: SceneSpec | None
         ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
         image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     return Scene(seed, image, truth, page, kind, bg_kind)
+
+
+def sample_frame(size: tuple[int, int] = UHD_4K, seed: int = 7) -> Scene:
+    """Return the demo's fake document camera frame: the sample A4 page on a dark desk."""
+    spec = SceneSpec(
+        kind=PageKind.A4,
+        background=Background.DARK_DESK,
+        page_fraction=0.85,
+        rotation_deg=4.0,
+        shadow=False,
+        glare=False,
+        blur_sigma=0.0,
+        noise_sigma=1.5,
+        jpeg_quality=100,
+    )
+    return make_scene(seed, size, spec)

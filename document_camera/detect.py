@@ -50,22 +50,54 @@ def detect_document(image: Image, config: DetectConfig = DEFAULT) -> Corners | N
 def find_quad(small: Image, config: DetectConfig = DEFAULT) -> Corners | None:
     """Return the best document quadrilateral in a small frame, or None."""
     gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-    grad = _gradient(small)
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (17, 17))
-    flat = cv2.medianBlur(cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel), 5)
+    views = Views.of(small)
     best: tuple[float, Corners] | None = None
     seen: set[bytes] = set()
+    snapped: set[bytes] = set()
     for coarse in _candidates(small, gray, config):
-        key = (np.rint(coarse / 4)).astype(np.int32).tobytes()
-        if key in seen or not _plausible(coarse, gray.shape, config):
+        # Many maps outline the same page: judge each outline (and each snapped one) once.
+        if _seen(coarse, seen, 4) or not _plausible(coarse, gray.shape, config):
             continue
-        seen.add(key)
         # Snap the fitted outline onto the edges before judging it.
         quad = refine_corners(small, coarse, search=6.0, strict=True)
-        score = _score(quad, grad, flat, config)
+        if _seen(quad, snapped, 1):
+            continue
+        score = _score(quad, views, config)
         if score is not None and (best is None or score > best[0]):
             best = (score, quad)
     return None if best is None or best[0] < config.min_score else best[1]
+
+
+@dataclass(frozen=True)
+class Views:
+    """The small frame's derived images that candidates are judged on, computed once."""
+
+    grad: Image
+    flat: Image
+    flat_edges: Image
+    saturation: Image
+
+    @classmethod
+    def of(cls, small: Image) -> Views:
+        """Derive the views of a small frame."""
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (17, 17))
+        # Closing erases print, so what is left inside a page is the paper itself.
+        flat = cv2.medianBlur(cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel), 5)
+        return cls(
+            grad=_gradient(small),
+            flat=flat,
+            flat_edges=cv2.Canny(cv2.cvtColor(flat, cv2.COLOR_BGR2GRAY), 20, 60),
+            saturation=cv2.cvtColor(flat, cv2.COLOR_BGR2HSV)[..., 1],
+        )
+
+
+def _seen(quad: Corners, seen: set[bytes], pixels: int) -> bool:
+    """Say whether a quadrilateral within a few pixels of this one was judged; note it."""
+    key = np.rint(quad / pixels).astype(np.int32).tobytes()
+    if key in seen:
+        return True
+    seen.add(key)
+    return False
 
 
 def _gradient(small: Image) -> Image:
@@ -201,15 +233,14 @@ def _sample(img: Image, pts: np.ndarray) -> np.ndarray:
     return np.asarray(img[p[:, 1].clip(0, h - 1), p[:, 0].clip(0, w - 1)], np.float64)
 
 
-def _texture(quad: Corners, flat: Image) -> float:
+def _texture(quad: Corners, edges: Image) -> float:
     """Return the share of the inside with edges left after closing: paper is smooth."""
-    h, w = flat.shape
+    h, w = edges.shape
     inner: Image = np.zeros((h, w), np.uint8)
     cv2.fillConvexPoly(inner, np.rint(quad).astype(np.int32), 255)
     inner = cv2.erode(inner, np.ones((9, 9), np.uint8))
     if not inner.any():
         return 1.0
-    edges = cv2.Canny(flat, 20, 60)
     return float(cv2.countNonZero(cv2.bitwise_and(edges, inner))) / cv2.countNonZero(inner) * 10
 
 
@@ -242,32 +273,30 @@ def _plausible(quad: Corners, shape: tuple[int, ...], config: DetectConfig) -> b
     return min(angles) >= config.min_angle_deg and max(angles) <= 180 - config.min_angle_deg
 
 
-def _saturation(quad: Corners, flat: Image) -> float:
+def _saturation(quad: Corners, saturation: Image) -> float:
     """Return the median colour saturation inside the quadrilateral (0-255)."""
-    h, w = flat.shape[:2]
+    h, w = saturation.shape[:2]
     inner: Image = np.zeros((h, w), np.uint8)
     cv2.fillConvexPoly(inner, np.rint(quad).astype(np.int32), 255)
-    saturation = cv2.cvtColor(flat, cv2.COLOR_BGR2HSV)[..., 1]
     return float(np.median(saturation[inner > 0])) if inner.any() else 255.0
 
 
-def _score(quad: Corners, grad: Image, flat: Image, config: DetectConfig) -> float | None:
+def _score(quad: Corners, views: Views, config: DetectConfig) -> float | None:
     """Return a candidate's score (bigger is better), or None when it cannot be a page."""
-    h, w = grad.shape
-    if not _plausible(quad, grad.shape, config):
+    h, w = views.grad.shape
+    if not _plausible(quad, views.grad.shape, config):
         return None
     area = signed_area(quad)
-    sides, on_border = _sides(quad, grad, flat)
+    sides, on_border = _sides(quad, views.grad, views.flat)
     if on_border > 2 or (on_border == 2 and _opposite_sides_on_border(quad, w, h)):
         # A page cut on two opposite sides would be wider than the frame: desk texture.
         return None
     if not all(_side_is_edge(side, config, strong=on_border > 0) for side in sides):
         # A page cut by the frame shows fewer sides, so each must be unmistakable.
         return None
-    if _saturation(quad, flat) > config.max_saturation:
+    if _saturation(quad, views.saturation) > config.max_saturation:
         return None
-    flat_gray = cv2.cvtColor(flat, cv2.COLOR_BGR2GRAY)
-    texture = _texture(quad, flat_gray)
+    texture = _texture(quad, views.flat_edges)
     if texture > 0.6:
         return None
     support = min(side.support for side in sides)

@@ -32,6 +32,8 @@ class DetectConfig:
 
 
 DEFAULT = DetectConfig()
+# The least share of the frame that a page cut by the frame's edge must show.
+CUT_MIN_AREA_SHARE = 0.03
 
 
 def detect_document(image: Image, config: DetectConfig = DEFAULT) -> Corners | None:
@@ -303,3 +305,86 @@ def _score(quad: Corners, views: Views, config: DetectConfig) -> float | None:
     step = min(1.0, min(side.step for side in sides) / 40)
     share = area / (h * w)
     return float(support * (1 - texture) * (share**0.25) * step**0.5 * (1 - 0.15 * on_border))
+
+
+def page_cut_by_frame(image: Image, config: DetectConfig = DEFAULT) -> bool:
+    """Say whether a page lies partly outside the frame: pale, smooth, edged, on its edge."""
+    scale = config.work_side / max(image.shape[:2])
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    views = Views.of(small)
+    min_area = config.min_area_share * gray.shape[0] * gray.shape[1]
+    for mask in _masks(small, gray):
+        contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+        for contour in contours:
+            if cv2.contourArea(contour) >= min_area and _is_cut_page(contour, views, config):
+                return True
+    return False
+
+
+def _is_cut_page(contour: np.ndarray, views: Views, config: DetectConfig) -> bool:
+    """Say whether an outline is a page whose missing part lies past the frame's edge."""
+    hull = cv2.convexHull(contour)
+    perimeter = cv2.arcLength(hull, True)
+    # A coarse outline may cut across the page near the frame's corner: try a finer one too.
+    for eps in (0.02, 0.01):
+        poly = cv2.approxPolyDP(hull, eps * perimeter, True).reshape(-1, 2)
+        if 4 <= len(poly) <= 8 and _cut_polygon_is_page(poly.astype(np.float64), views, config):
+            return True
+    return False
+
+
+def _cut_polygon_is_page(poly: np.ndarray, views: Views, config: DetectConfig) -> bool:
+    """Say whether a convex polygon on the frame's edge has paper edges, pale and smooth inside."""
+    h, w = views.grad.shape
+    # Less than this of a page is no use to the booth either way (the too_small gate).
+    if abs(signed_area(poly)) < CUT_MIN_AREA_SHARE * h * w:
+        return False
+    centre = poly.mean(axis=0)
+    shortest = 0.03 * max(h, w)
+    n = len(poly)
+    # Each side: None where the frame cuts the page, else whether it is long enough to judge.
+    long_side: list[bool | None] = []
+    for i in range(n):
+        a, b = poly[i], poly[(i + 1) % n]
+        if _at_border(a, w, h) and _at_border(b, w, h):
+            # The frame cuts the page here (along an edge, or across a frame corner).
+            long_side.append(None)
+        elif np.linalg.norm(b - a) < shortest:
+            long_side.append(False)
+        elif _side_is_edge(_side_evidence(a, b, centre, views.grad, views.flat), config, True):
+            # What the frame shows of a cut page must be unmistakably paper edge.
+            long_side.append(True)
+        else:
+            return False
+    if None not in long_side or long_side.count(True) < 2:
+        return False
+    for i in range(n):
+        # A visible corner between two judged sides is a page corner: near square in view.
+        if long_side[i - 1] and long_side[i]:
+            angle = _angle(poly[i - 1], poly[i], poly[(i + 1) % n])
+            if not config.min_angle_deg <= angle <= 180 - config.min_angle_deg:
+                return False
+    if _saturation(poly, views.saturation) > config.max_saturation:
+        return False
+    if _texture(poly, views.flat_edges) > 0.6:
+        return False
+    # Paper is the palest thing on the desk; a darker patch is shade or grain.
+    inside: Image = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(inside, np.rint(poly).astype(np.int32), 255)
+    gray = cv2.cvtColor(views.flat, cv2.COLOR_BGR2GRAY)
+    return bool(cv2.mean(gray, inside)[0] >= cv2.mean(gray, cv2.bitwise_not(inside))[0])
+
+
+def _angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
+    """Return the angle at b of the path a-b-c, in degrees."""
+    u, v = a - b, c - b
+    cos = np.dot(u, v) / (np.linalg.norm(u) * np.linalg.norm(v) + 1e-9)
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+
+
+def _at_border(point: np.ndarray, w: int, h: int) -> bool:
+    """Say whether a point lies on the frame's edge."""
+    tol = 0.02 * max(w, h)
+    x, y = point
+    return bool(x < tol or y < tol or x > w - 1 - tol or y > h - 1 - tol)

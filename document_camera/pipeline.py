@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .detect import DEFAULT, DetectConfig, detect_document
+from .detect import DEFAULT, DetectConfig, detect_document, page_cut_by_frame
 from .enhance import enhance
 from .geometry import Corners
-from .quality import DEFAULT_GATES, Quality, QualityConfig, assess
+from .quality import DEFAULT_GATES, Quality, QualityCode, QualityConfig, assess
 from .rectify import rectify
 
 Image = np.ndarray
@@ -33,6 +33,9 @@ def process(
     """Detect, rectify, enhance and judge the document in a full-resolution frame."""
     corners = detect_document(frame, detect_config)
     if corners is None:
+        if page_cut_by_frame(frame, detect_config):
+            # The page is there but its outline runs off the frame (five sides, say).
+            return Still(None, None, Quality(failed=(QualityCode.NOT_IN_VIEW,)))
         return Still(None, None, assess(frame.shape, None, None, quality_config))
     flat = rectify(frame, corners)
     quality = assess(frame.shape, corners, flat, quality_config)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from document_camera.detect import detect_document
 from document_camera.enhance import contrast, enhance
 from document_camera.geometry import corner_error, order_corners, signed_area
+from document_camera.pipeline import process
 from document_camera.quality import QualityCode, assess
 from document_camera.rectify import A4_RATIO, ID1_RATIO, page_size, rectify
 from document_camera.synth import (
@@ -169,6 +170,21 @@ def test_quality_flags_a_page_cut_by_the_frame_edge() -> None:
     moved[:, 0] = np.minimum(moved[:, 0], right - 1)
     quality = assess(cut.shape, moved, rectify(cut, moved))
     assert QualityCode.NOT_IN_VIEW in quality.failed
+
+
+@pytest.mark.parametrize("background", list(Background))
+def test_a_page_with_a_corner_outside_the_frame_is_not_in_view(background: Background) -> None:
+    image, corners = clean_scene(53, kind=PageKind.A4, page_fraction=0.6, background=background)
+    # Crop so that the bottom-right corner falls outside: the page shows five sides.
+    x, y = corners[np.argmax(corners.sum(axis=1))]
+    cut = np.ascontiguousarray(image[: int(y) - 40, : int(x) - 40])
+    assert process(cut).quality.failed == (QualityCode.NOT_IN_VIEW,)
+
+
+@pytest.mark.parametrize("background", list(Background))
+def test_an_empty_desk_is_no_document_not_a_cut_page(background: Background) -> None:
+    scene = make_scene(300, SIZE, SceneSpec(document=False, background=background))
+    assert process(scene.image).quality.failed == (QualityCode.NO_DOCUMENT,)
 
 
 def test_quality_flags_a_page_too_small_in_the_frame() -> None:

@@ -114,7 +114,9 @@ def _gradient(small: Image) -> Image:
 def _masks(small: Image, gray: Image) -> Iterator[Image]:
     """Yield binary maps whose outlines may be the page: edges, regions, brightness."""
     # Closing erases dark print (and dark dots of a print), so the page is one bright shape.
-    for size, low in ((7, 15), (17, 6)):
+    # The middle scale with firmer edges keeps a page's outline apart from a gingham's
+    # light squares, which the other two merge with it.
+    for size, low in ((7, 15), (11, 25), (17, 6)):
         kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
         closed = cv2.medianBlur(cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel), 5)
         closed_gray = cv2.cvtColor(closed, cv2.COLOR_BGR2GRAY)

@@ -22,20 +22,26 @@ def positive(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value) and value > 0
 
 
-@pytest.mark.timeout(180)
-def test_quick_bench_prints_one_json_object() -> None:
+def quick_bench(name: str, timeout: float) -> dict[str, Any]:
+    """Run a benchmark with --quick; return the one JSON object it printed."""
     proc = subprocess.run(
-        [sys.executable, "-m", "signaling.cli", "bench", "signaling", "--json", "--quick"],
+        [sys.executable, "-m", "signaling.cli", "bench", name, "--json", "--quick"],
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=150,
+        timeout=timeout,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     # Exactly one JSON object on stdout; progress goes to stderr.
     report, end = json.JSONDecoder().raw_decode(proc.stdout)
     assert proc.stdout[end:].strip() == ""
     assert isinstance(report, dict)
+    return report
+
+
+@pytest.mark.timeout(180)
+def test_quick_bench_prints_one_json_object() -> None:
+    report = quick_bench("signaling", timeout=150)
     assert {"bench", "results", "baseline", "ratios", "machine", "params"} <= report.keys()
     assert report["bench"] == "signaling"
     assert report["errors"] == []
@@ -84,16 +90,7 @@ def test_quick_bench_prints_one_json_object() -> None:
 
 @pytest.mark.timeout(240)
 def test_quick_doccam_bench_prints_one_json_object() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "signaling.cli", "bench", "doccam", "--json", "--quick"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=200,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report, end = json.JSONDecoder().raw_decode(proc.stdout)
-    assert proc.stdout[end:].strip() == ""
+    report = quick_bench("doccam", timeout=200)
     assert {"bench", "results", "baseline", "ratios", "aims", "machine", "params"} <= report.keys()
     assert report["bench"] == "doccam"
     assert report["params"]["quick"] is True

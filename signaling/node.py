@@ -420,7 +420,7 @@ class Node:
             self._track(conn, SessionUpdate(session=record.info(principal.subject)))
         if principal.has_role("expert"):
             expert = await self.store.load_expert(principal.subject)
-            conn.send(self.router.availability_of(expert, principal))
+            conn.send(self.router.availability_of(expert, principal.subject))
             self._overview_due.add(principal.subject)
             self._wake_overview.set()
         await self._resend_offer(principal)
@@ -540,7 +540,7 @@ class Node:
             conn.principal, message.status, message.reason, message.skills
         )
         conn.send(Ack(id=message.id))
-        conn.send(self.router.availability_of(record, conn.principal))
+        conn.send(self.router.availability_of(record, conn.principal.subject))
         self._overview_due.add(conn.principal.subject)
         self._wake_overview.set()
 

@@ -452,9 +452,9 @@ class Router:
                     "skills.services",
                 )
 
-    def availability_of(self, record: ExpertRecord | None, expert: Principal) -> Availability:
+    def availability_of(self, record: ExpertRecord | None, subject: str) -> Availability:
         """Return the expert's availability as their console shows it."""
-        account = self.directory.account(expert.username or "")
+        account = self.directory.account(_username(subject) or "")
         role = account.expert if account else None
         can_choose = role is not None and role.choose_skills
         if record is None:
@@ -625,10 +625,7 @@ class Router:
         released = await self.update_expert(subject, change)
         if released is not None:
             if notify[0]:
-                principal = Principal(
-                    kind="staff", subject=subject, roles=("expert",), username=_username(subject)
-                )
-                await self.courier.send(subject, self.availability_of(released, principal))
+                await self.courier.send(subject, self.availability_of(released, subject))
             await self._index_expert(released)
             if released.state == "available":
                 await self.dispatch_agencies(released.agencies)

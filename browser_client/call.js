@@ -220,9 +220,9 @@ export class Call extends EventTarget {
   _connectNewcomers({ offerToAll = false } = {}) {
     for (const participant of this.participants.values()) {
       if (!MESH_KINDS.has(participant.kind) || this._peers.has(participant.id)) continue;
-      // The reference client never makes the first offer to a document camera.
-      const offers = this._offersTo(participant.id) && participant.kind !== 'doccam';
-      if (offers || offerToAll) {
+      // A document camera always makes the offers (it opens the data channel).
+      if (participant.kind === 'doccam') continue;
+      if (this._offersTo(participant.id) || offerToAll) {
         const peer = this._peer(participant.id);
         peer.run(() => this._offer(peer, { fresh: true }));
       }
@@ -288,6 +288,10 @@ export class Call extends EventTarget {
     return this.participants.get(id) ?? { id, kind: null, connected: true };
   }
 
+  _isDoccam(id) {
+    return this.participants.get(id)?.kind === 'doccam';
+  }
+
   _closePeer(peer) {
     peer.clearTimers();
     if (peer.pc) {
@@ -304,12 +308,19 @@ export class Call extends EventTarget {
     peer.stream = new MediaStream();
     peer.pendingRemote = [];
     peer.statsPrevious = null;
-    const tracks = this.localStream?.getTracks() ?? [];
-    for (const track of tracks) pc.addTrack(track, this.localStream);
-    for (const kind of ['audio', 'video']) {
-      if (!tracks.some((t) => t.kind === kind)) pc.addTransceiver(kind, { direction: 'recvonly' });
-    }
     const current = () => peer.pc === pc && !this._closed;
+    if (this._isDoccam(peer.id)) {
+      // A document camera only sends: its offer brings the video and the data channel.
+      pc.addEventListener('datachannel', ({ channel }) => {
+        if (current()) dispatch(this, 'datachannel', { participant: this._participant(peer.id), channel });
+      });
+    } else {
+      const tracks = this.localStream?.getTracks() ?? [];
+      for (const track of tracks) pc.addTrack(track, this.localStream);
+      for (const kind of ['audio', 'video']) {
+        if (!tracks.some((t) => t.kind === kind)) pc.addTransceiver(kind, { direction: 'recvonly' });
+      }
+    }
 
     pc.addEventListener('icecandidate', ({ candidate }) => {
       if (!current()) return;
@@ -479,6 +490,7 @@ export class Call extends EventTarget {
   /** Renegotiate with a participant unless media to it still flows. */
   _repair(peer, reason, { force = false } = {}) {
     if (this._closed || !this._peers.has(peer.id)) return;
+    if (this._isDoccam(peer.id)) return; // the document camera repairs: it offers again
     const pc = peer.pc;
     const working = pc && pc.connectionState === 'connected'
       && !['disconnected', 'failed'].includes(pc.iceConnectionState);

@@ -33,6 +33,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     rect.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
     rect.add_argument("--bw", action="store_true", help="black and white, for faint print")
     rect.set_defaults(func=_rectify)
+    sample = sub.add_parser("sample", help="write a generated page on a desk (a fake camera frame)")
+    sample.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    sample.add_argument("--size", default="1920x1080", help="WIDTHxHEIGHT (1920x1080)")
+    sample.add_argument("--seed", type=int, default=7)
+    sample.set_defaults(func=_sample)
 
 
 class UnreadableImageError(OSError):
@@ -97,4 +102,28 @@ def _rectify(args: argparse.Namespace) -> int:
     if not cv2.imwrite(str(args.output), page):
         print(f"etapiste doccam rectify: cannot write {str(args.output)!r}", file=sys.stderr)
         return NO_DOCUMENT_EXIT
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    """Write a generated frame: a page of text lying on a desk, as a document camera sees it."""
+    from .synth import sample_frame
+
+    try:
+        width, height = (int(n) for n in args.size.lower().split("x"))
+    except ValueError:
+        print(
+            f"etapiste doccam sample: --size must be WIDTHxHEIGHT, not {args.size!r}",
+            file=sys.stderr,
+        )
+        return 2
+    if not (320 <= width <= 8192 and 240 <= height <= 8192):
+        print(
+            "etapiste doccam sample: --size must be within 320x240 and 8192x8192", file=sys.stderr
+        )
+        return 2
+    scene = sample_frame((width, height), seed=args.seed)
+    if not cv2.imwrite(str(args.output), scene.image):
+        print(f"etapiste doccam sample: cannot write {str(args.output)!r}", file=sys.stderr)
+        return 2
     return 0

@@ -39,6 +39,13 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="use Chromium's made-up camera and microphone",
     )
     booth.add_argument(
+        "--doccam-fake",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="an image, a folder of images or a video as the document camera",
+    )
+    booth.add_argument(
         "--no-kiosk-browser",
         dest="kiosk_browser",
         action="store_const",
@@ -63,6 +70,8 @@ def _booth(args: argparse.Namespace) -> int:
         for key in ("site", "secret", "server", "port", "fake_devices", "kiosk_browser")
     }
     overrides["kiosk_headless"] = args.kiosk_headless
+    if args.doccam_fake is not None:
+        overrides["doccam"] = {"fake": args.doccam_fake}
     if args.config is None and args.site is None:
         print("etapiste booth: give --site or --config", file=sys.stderr)
         return 2

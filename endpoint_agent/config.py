@@ -176,7 +176,11 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> BoothConfig:
             raise BoothConfigError(f"{path}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise BoothConfigError(f"{path}: not valid TOML: {exc}") from None
-    data.update({key: value for key, value in overrides.items() if value is not None})
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}  # a section: the command line wins per key
+        elif value is not None:
+            data[key] = value
     if "secret" in overrides and overrides["secret"] is not None:
         data.pop("secret_file", None)  # the command line wins over the file
     try:

@@ -38,8 +38,8 @@ def _node_state(path: Path | None) -> DeviceState:
     return "ok" if os.access(path, os.R_OK | os.W_OK) else "error"
 
 
-def camera_states(settings: DeviceSettings, found: list[Path]) -> tuple[DeviceState, DeviceState]:
-    """Return the state of the face camera and of the document camera."""
+def camera_paths(settings: DeviceSettings, found: list[Path]) -> tuple[Path | None, Path | None]:
+    """Return the face camera's and the document camera's device nodes (None: none)."""
     camera = found[0] if found else None
     if settings.camera != "auto":
         # Stable /dev/v4l/by-id/ links are welcome: /dev/videoN numbers move between boots.
@@ -51,6 +51,12 @@ def camera_states(settings: DeviceSettings, found: list[Path]) -> tuple[DeviceSt
         document = next((p for p in found if p != camera), None)
     else:
         document = Path(settings.document_camera).resolve()
+    return camera, document
+
+
+def camera_states(settings: DeviceSettings, found: list[Path]) -> tuple[DeviceState, DeviceState]:
+    """Return the state of the face camera and of the document camera."""
+    camera, document = camera_paths(settings, found)
     return _node_state(camera), _node_state(document)
 
 

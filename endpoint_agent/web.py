@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ KIOSK_DIR = Path(__file__).parent / "kiosk"
 AGENT: web.AppKey[BoothAgent] = web.AppKey("agent", BoothAgent)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 MAX_BODY_BYTES = 8 * 1024
+BOUNDARY = "frame"
+SESSION_ID = re.compile(r"s-[0-9a-f]{32}")
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> web.Response:
@@ -88,6 +91,49 @@ async def put_resume(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def put_call(request: web.Request) -> web.Response:
+    """The page's call: the document camera joins it ({"session_id": null}: leaves)."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return _error(400, "bad_json", "the body must be a JSON object")
+    if not isinstance(body, dict) or "session_id" not in body:
+        return _error(400, "invalid_field", "session_id is required", "session_id")
+    session_id = body["session_id"]
+    if session_id is not None and (
+        not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id)
+    ):
+        return _error(400, "invalid_field", "session_id must be a session id or null", "session_id")
+    await request.app[AGENT].set_call(session_id)
+    return web.Response(status=204)
+
+
+async def doccam_status(request: web.Request) -> web.Response:
+    """What the document camera sees now: feedback for the citizen, outline, last still."""
+    doccam = request.app[AGENT].doccam
+    if doccam is None:
+        return _error(503, "unavailable", "the agent is starting")
+    return web.json_response(doccam.status())
+
+
+async def doccam_preview(request: web.Request) -> web.StreamResponse:
+    """The document camera's picture for the booth screen, as an MJPEG stream."""
+    doccam = request.app[AGENT].doccam
+    if doccam is None or doccam.state == "off":
+        return _error(404, "not_found", "the document camera is off")
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+            "Cache-Control": "no-store",
+        }
+    )
+    await response.prepare(request)
+    async for jpeg in doccam.preview_jpegs():
+        head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+        await response.write(head.encode() + jpeg + b"\r\n")
+    return response
+
+
 async def alive(request: web.Request) -> web.Response:
     """The page's heartbeat: without it the browser is taken for hung and relaunched."""
     request.app[AGENT].heartbeat.beat()
@@ -96,7 +142,7 @@ async def alive(request: web.Request) -> web.Response:
 
 async def reset(request: web.Request) -> web.Response:
     """The privacy reset between citizens."""
-    request.app[AGENT].privacy_reset()
+    await request.app[AGENT].privacy_reset()
     return web.Response(status=204)
 
 
@@ -116,6 +162,9 @@ def create_app(agent: BoothAgent) -> web.Application:
     app.router.add_get("/", index)
     app.router.add_get("/api/kiosk", kiosk_settings)
     app.router.add_put("/api/resume", put_resume)
+    app.router.add_put("/api/call", put_call)
+    app.router.add_get("/api/doccam", doccam_status)
+    app.router.add_get("/api/doccam/preview", doccam_preview)
     app.router.add_post("/api/alive", alive)
     app.router.add_post("/api/reset", reset)
     app.router.add_get("/api/health", health)

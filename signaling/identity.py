@@ -20,10 +20,11 @@ ALGORITHM = "HS256"
 ISSUER = "etapiste"
 
 PrincipalKind = Literal["booth", "staff"]
-# One site secret, two identities: the kiosk page (calls) and the endpoint agent (health,
-# later the document camera). Different subjects, so neither replaces the other's link.
-DeviceRole = Literal["kiosk", "agent"]
-DEVICE_ROLES: tuple[DeviceRole, ...] = ("kiosk", "agent")
+# One site secret, three identities: the kiosk page (calls), the endpoint agent (health)
+# and its document camera (a participant of calls). Different subjects, so none replaces
+# another's link.
+DeviceRole = Literal["kiosk", "agent", "doccam"]
+DEVICE_ROLES: tuple[DeviceRole, ...] = ("kiosk", "agent", "doccam")
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class Authority:
     def authenticate_device(
         self, site_id: str, secret: str, role: DeviceRole = "kiosk"
     ) -> Principal | None:
-        """Return the site's kiosk or agent principal for its device secret, or None."""
+        """Return the site's kiosk, agent or doccam principal for its device secret, or None."""
         site = self._directory.site(site_id)
         expected = site.device_secret.get_secret_value() if site else secrets.token_hex(16)
         if not hmac.compare_digest(expected.encode(), secret.encode()) or site is None:
@@ -68,6 +69,10 @@ class Authority:
         if role == "agent":
             return Principal(
                 kind="booth", subject=f"agent:{site.id}", roles=("booth_agent",), site=site.id
+            )
+        if role == "doccam":
+            return Principal(
+                kind="booth", subject=f"doccam:{site.id}", roles=("doccam",), site=site.id
             )
         return Principal(kind="booth", subject=f"site:{site.id}", roles=("booth",), site=site.id)
 

@@ -34,6 +34,8 @@ from .protocol import (
     ChatRelay,
     ChatSend,
     ClientMessage,
+    DoccamJoin,
+    DoccamShare,
     Error,
     ErrorCode,
     Feedback,
@@ -81,6 +83,8 @@ BROADCAST = "all"
 # Which role each request needs; messages not listed need only a session membership.
 REQUIRED_ROLE: dict[str, str] = {
     "booth_health": "booth_agent",
+    "doccam_join": "doccam",
+    "doccam_share": "expert",
     "catalog_request": "booth",
     "call_request": "booth",
     "call_cancel": "booth",
@@ -145,6 +149,8 @@ class Node:
             "chat": self._on_chat,
             "session_end": self._on_session_end,
             "session_leave": self._on_session_leave,
+            "doccam_join": self._on_doccam_join,
+            "doccam_share": self._on_doccam_share,
             "transfer": self._on_transfer,
         }
 
@@ -617,6 +623,10 @@ class Node:
             raise RoutingError(ErrorCode.INVALID_FIELD, "cannot signal yourself", "to")
         if record.finished:
             raise RoutingError(ErrorCode.CONFLICT, "the session is over", "session_id")
+        if not record.may_connect(sender, target):
+            raise RoutingError(
+                ErrorCode.FORBIDDEN, "the document camera is shown to the expert only", "to"
+            )
         await self.send_encoded(target.subject, encode_for(sender.id), "signal")
         if record.state == "connecting" and answer:
             await self.router.mark_active(record.session_id)
@@ -629,6 +639,16 @@ class Node:
     async def _on_session_leave(self, conn: Connection, message: SessionLeave) -> None:
         assert conn.principal is not None
         await self.router.leave(conn.principal, message.session_id)
+        conn.send(Ack(id=message.id))
+
+    async def _on_doccam_join(self, conn: Connection, message: DoccamJoin) -> None:
+        assert conn.principal is not None
+        await self.router.join_doccam(conn.principal, message.session_id)
+        conn.send(Ack(id=message.id))
+
+    async def _on_doccam_share(self, conn: Connection, message: DoccamShare) -> None:
+        assert conn.principal is not None
+        await self.router.share_doccam(conn.principal, message.session_id, message.shared)
         conn.send(Ack(id=message.id))
 
     async def _on_transfer(self, conn: Connection, message: Transfer) -> None:

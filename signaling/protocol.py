@@ -248,6 +248,21 @@ class SessionLeave(Request):
     session_id: SessionId
 
 
+class DoccamJoin(Request):
+    """The site's document camera joins a call of its booth."""
+
+    type: Literal["doccam_join"]
+    session_id: SessionId
+
+
+class DoccamShare(Request):
+    """An expert shows the document camera to the session's interpreters, or stops."""
+
+    type: Literal["doccam_share"]
+    session_id: SessionId
+    shared: bool
+
+
 class Transfer(Request):
     """An expert sends the call to another queue; the booth goes to its front."""
 
@@ -276,6 +291,8 @@ ClientMessage = Annotated[
     | ChatSend
     | SessionEnd
     | SessionLeave
+    | DoccamJoin
+    | DoccamShare
     | Transfer,
     Field(discriminator="type"),
 ]
@@ -326,6 +343,8 @@ class SessionInfo(Message):
     interpreter: InterpreterNeed | None = None
     participants: list[Participant]
     self_id: ParticipantId | None = None
+    # The expert shows the document camera to the interpreters (sight translation).
+    doccam_shared: bool = False
 
 
 class Welcome(Message):

@@ -74,6 +74,7 @@ class SessionRecord(Record):
     transfer_note: str | None = None
     transfers: int = 0
     feedback: int | None = None  # the citizen's anonymous 1-5 answer
+    doccam_shared: bool = False
 
     @property
     def finished(self) -> bool:
@@ -88,6 +89,13 @@ class SessionRecord(Record):
         """Return the member with a participant id, if there is one."""
         return next((m for m in self.members if m.id == participant_id), None)
 
+    def may_connect(self, a: Member, b: Member) -> bool:
+        """Tell whether two members may have media between them (the doccam's are limited)."""
+        if "doccam" not in (a.kind, b.kind):
+            return True
+        other = b if a.kind == "doccam" else a
+        return other.kind == "expert" or (other.kind == "interpreter" and self.doccam_shared)
+
     def info(self, subject: str | None = None) -> SessionInfo:
         """Return the session as members see it; ``subject`` is told its own id."""
         own = self.member(subject) if subject else None
@@ -101,6 +109,7 @@ class SessionRecord(Record):
             interpreter=self.interpreter,
             participants=[m.public() for m in self.members],
             self_id=own.id if own else None,
+            doccam_shared=self.doccam_shared,
         )
 
 

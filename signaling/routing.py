@@ -779,6 +779,55 @@ class Router:
             raise RoutingError(ErrorCode.FORBIDDEN, "you are not in this session", "session_id")
         return member
 
+    async def join_doccam(self, doccam: Principal, session_id: str) -> SessionRecord:
+        """Add the site's document camera to a call of its own booth (joining twice is a no-op)."""
+        joined: list[Member] = []
+
+        def change(record: SessionRecord) -> bool:
+            if record.site != doccam.site:
+                raise RoutingError(ErrorCode.FORBIDDEN, "you are not in this session", "session_id")
+            if record.finished:
+                raise RoutingError(ErrorCode.CONFLICT, "the session is over", "session_id")
+            if record.member(doccam.subject) is not None:
+                return False
+            member = Member(id=new_participant_id(), kind="doccam", subject=doccam.subject)
+            record.members.append(member)
+            joined[:] = [member]
+            return True
+
+        if await self.store.peek_session(session_id) is None:
+            raise RoutingError(ErrorCode.FORBIDDEN, "you are not in this session", "session_id")
+        record = await self.update_session(session_id, change)
+        if record is None:
+            found = await self.store.load_session(session_id)
+            assert found is not None
+            return found
+        await self.store.add_membership(doccam.subject, session_id)
+        await self.emit("participant_joined", record, participant_kind="doccam")
+        await self.broadcast(record)
+        await self.announce(record, joined[0], "joined")
+        return record
+
+    async def share_doccam(self, expert: Principal, session_id: str, shared: bool) -> None:
+        """Show the document camera to the session's interpreters, or stop showing it."""
+
+        def change(record: SessionRecord) -> bool:
+            member = record.member(expert.subject)
+            if member is None or member.kind != "expert":
+                raise RoutingError(ErrorCode.FORBIDDEN, "you are not in this session", "session_id")
+            if record.finished:
+                raise RoutingError(ErrorCode.CONFLICT, "the session is over", "session_id")
+            if record.doccam_shared == shared:
+                return False
+            record.doccam_shared = shared
+            return True
+
+        if await self.store.peek_session(session_id) is None:
+            raise RoutingError(ErrorCode.FORBIDDEN, "you are not in this session", "session_id")
+        record = await self.update_session(session_id, change)
+        if record is not None:
+            await self.broadcast(record)
+
     async def mark_active(self, session_id: str) -> None:
         """Record that media negotiation completed (the first SDP answer was relayed)."""
 

@@ -86,6 +86,8 @@ VALID: dict[str, dict[str, Any]] = {
         "outcome": "resolved",
     },
     "session_leave": {"type": "session_leave", "id": "r10", "session_id": SESSION},
+    "doccam_join": {"type": "doccam_join", "id": "r20", "session_id": SESSION},
+    "doccam_share": {"type": "doccam_share", "id": "r21", "session_id": SESSION, "shared": True},
     "transfer": {
         "type": "transfer",
         "id": "r11",

@@ -15,4 +15,8 @@ def run_bench(name: str, argv: Sequence[str]) -> int:
         from .doccam import main as doccam_main
 
         return doccam_main(argv)
+    if name == "doccam-still":
+        from .doccam_still import main as still_main
+
+        return still_main(argv)
     raise ValueError(f"unknown benchmark {name!r}")

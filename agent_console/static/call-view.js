@@ -7,6 +7,7 @@ import { closeChat, openChat } from './chat.js';
 import { connection } from './connection.js';
 import { closeDialog } from './dialog.js';
 import { $, announce, setIcon } from './dom.js';
+import { attachDoccamChannel, detachDoccam, renderDoccam, resetDoccam, wireDoccam } from './doccam-panel.js';
 import { agencyName, interpreterText, serviceName, siteOf } from './directory.js';
 import { clock } from './format.js';
 import { languageName, t } from './i18n.js';
@@ -52,6 +53,7 @@ export function startCall(joined, note) {
   setPressed('mute', false);
   setPressed('camera', false);
   emptySlots();
+  resetDoccam(); // a new call starts with an empty gallery
   showRemoteWaiting('call.connecting');
   $('call-note').textContent = note ?? '';
   $('call-note-box').hidden = !note;
@@ -64,7 +66,16 @@ export function startCall(joined, note) {
 /** Follow the Call's events: streams, participants, quality and its end. */
 function follow(active) {
   active.addEventListener('remote-stream', ({ detail }) => attachRemote(detail.participant, detail.stream));
-  active.addEventListener('participant-left', ({ detail }) => detachRemote(detail.participantId));
+  active.addEventListener('participant-left', ({ detail }) => {
+    detachRemote(detail.participantId);
+    detachDoccam(detail.participantId);
+  });
+  active.addEventListener('datachannel', ({ detail }) => {
+    // The booth's document camera opens one channel, `doccam` (docs/protocol.md §4.5).
+    if (detail.participant?.kind === 'doccam' && detail.channel?.label === 'doccam') {
+      attachDoccamChannel(detail.channel, detail.participant);
+    }
+  });
   active.addEventListener('session', ({ detail }) => { session = detail.session; renderCallHead(); });
   active.addEventListener('participant', ({ detail }) => {
     if (detail.participant.kind === 'booth') showRemoteWaiting(detail.participant.connected ? null : 'call.citizen_away');
@@ -98,6 +109,7 @@ export function tickCall() {
 
 /** Show the call in the chosen language. */
 export function renderCall() {
+  renderDoccam();
   if (!call) return;
   renderCallHead();
   renderQuality();
@@ -137,6 +149,7 @@ export function toggleCamera() {
 export function wireCallControls() {
   $('mute').addEventListener('click', toggleMute);
   $('camera').addEventListener('click', toggleCamera);
+  wireDoccam();
 }
 
 /** Go back to the desk after the Call ended, saying why. */
@@ -168,6 +181,8 @@ function closeCall() {
   $('call-note').textContent = '';
   // The chat and the transfer note are gone with the call: nothing of them is kept.
   closeChat();
+  // The stills too: their Blob URLs are revoked and the gallery empties.
+  resetDoccam();
   $('transfer-note').value = '';
   for (const id of ['outcome-dialog', 'transfer-dialog', 'interpreter-dialog']) closeDialog($(id));
   setInCall(false);

@@ -8,7 +8,7 @@ import { t } from './i18n.js';
 const SLOTS = {
   booth: { video: 'remote-video' },
   interpreter: { video: 'interpreter-video', box: 'interpreter-tile' },
-  doccam: { video: 'doccam-video', box: 'doccam-video', empty: 'doccam-empty' },
+  doccam: { video: 'doccam-video', box: 'doccam-live', empty: 'doccam-empty' },
 };
 const owners = new Map(); // slot name -> participant id
 let waitingKey = null; // the message over the citizen's video

@@ -117,3 +117,19 @@ def test_quick_doccam_bench_prints_one_json_object() -> None:
         "mean_error_at_most_1pct",
         "detect_rectify_enhance_4k_under_150ms",
     }
+
+
+@pytest.mark.timeout(180)
+def test_quick_doccam_still_bench_prints_one_json_object() -> None:
+    report = quick_bench("doccam-still", timeout=150)
+    assert report["bench"] == "doccam-still" and report["errors"] == []
+    results, baseline = report["results"], report["baseline"]
+    # The sample page's still: a corrected page and the whole 12 MP frame, over 1 MB.
+    assert report["params"]["frame"] == [4000, 3000] and results["bytes"] > 1_000_000
+    page, whole = results["request_to_page_ms"], results["request_to_last_byte_ms"]
+    assert page["n"] == whole["n"] == baseline["process_and_websocket_ms"]["n"] == 2
+    assert positive(page["mean"]) and page["mean"] <= whole["mean"]
+    assert report["ratios"]["mean"] == round(
+        whole["mean"] / baseline["process_and_websocket_ms"]["mean"], 2
+    )
+    assert set(report["aims"]) == {"page_of_12mp_still_within_1s", "whole_12mp_still_within_1s"}

@@ -10,6 +10,7 @@ the full-resolution frame and exist only in memory, on their way to the expert.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -260,7 +261,15 @@ class DoccamService:
                 "at": still.captured_at,
             }
             sent = await link.send_still(still)
-            log.info("still %s (%s) sent to %d viewer(s)", still.still_id, trigger, sent)
+            # Figures only, no picture: what an operator (and the end-to-end test) needs.
+            log.info(
+                "still %s (%s) sent to %d viewer(s): corners %s, sha256 %s",
+                still.still_id,
+                trigger,
+                sent,
+                json.dumps(still.corners),
+                " ".join(f"{p.name}={p.describe()['sha256']}" for p in still.parts),
+            )
             return still
 
     async def _on_request(self, participant_id: str, message: dict[str, Any]) -> None:

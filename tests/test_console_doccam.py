@@ -26,7 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, ViewportSize
 
 from document_camera.pipeline import process
 from document_camera.synth import Background, render_background, sample_frame
@@ -35,7 +35,6 @@ from .browser import SCREENS, describe_violations, run_axe, screenshot
 from .console import (
     CATALOGS,
     LANGS,
-    VIEWPORT,
     accept,
     citizen_at,
     console_tab,
@@ -131,6 +130,25 @@ def page_still(seed: int = 7) -> StillBytes:
 
 
 @cache
+def bw_png_still(seed: int = 11) -> StillBytes:
+    """A black-and-white page as PNG (one channel), as the booth sends with `bw`."""
+    colour = page_still(seed)
+    original = colour.part("original")
+    scene = sample_frame(FRAME, seed=seed)
+    still = process(scene.image, black_and_white=True)
+    assert still.page is not None and original is not None
+    page = np.clip(still.page, 0, 255).astype(np.uint8)
+    if page.ndim == 3:
+        page = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
+    ok, data = cv2.imencode(".png", page)
+    assert ok
+    height, width = page.shape[:2]
+    return StillBytes(
+        (Part("page", "image/png", data.tobytes(), width, height), original), colour.corners
+    )
+
+
+@cache
 def empty_desk_still() -> StillBytes:
     """A frame with no paper in it: the original only."""
     desk = render_background(Background.DARK_DESK, np.random.default_rng(3), FRAME[1], FRAME[0])
@@ -148,8 +166,9 @@ def png_size(data: bytes) -> tuple[int, int]:
 def pdf_pages(data: bytes) -> list[dict[str, int]]:
     """Check a PDF's structure minimally; return each image XObject's width and height.
 
-    The header, the trailer, every cross-reference offset pointing at its object, and one
-    /Type /Page per page (/Pages is the tree's root and is not counted).
+    The header, the trailer, every cross-reference offset pointing at its object, one
+    /Type /Page per page (/Pages is the tree's root and is not counted), and each image's
+    stream a JPEG that decodes to the size and colours its dictionary says.
     """
     assert data.startswith(b"%PDF-1."), data[:16]
     assert data.rstrip().endswith(b"%%EOF")
@@ -163,10 +182,19 @@ def pdf_pages(data: bytes) -> list[dict[str, int]]:
             at = int(offset)
             assert data[at:].startswith(f"{number} 0 obj".encode()), (number, data[at : at + 20])
     pages = re.findall(rb"/Type\s*/Page\b(?!s)", data)
-    images = [
-        {"width": int(w), "height": int(h)}
-        for w, h in re.findall(rb"/Subtype /Image /Width (\d+) /Height (\d+)", data)
-    ]
+    images = []
+    pattern = rb"/Subtype /Image /Width (\d+) /Height (\d+) /ColorSpace /Device(RGB|Gray) "
+    pattern += rb"/BitsPerComponent 8 /Filter /DCTDecode /Length (\d+) >>\s*stream\n"
+    for found in re.finditer(pattern, data):
+        width, height, space, length = found.groups()
+        stream = data[found.end() : found.end() + int(length)]
+        assert data[found.end() + int(length) :].startswith(b"\nendstream")
+        # The stream is a JPEG of the size and colours the dictionary says.
+        decoded = cv2.imdecode(np.frombuffer(stream, np.uint8), cv2.IMREAD_UNCHANGED)
+        assert decoded is not None
+        assert decoded.shape[:2] == (int(height), int(width))
+        assert (decoded.ndim == 2) == (space == b"Gray")
+        images.append({"width": int(width), "height": int(height)})
     assert len(pages) == len(images), (len(pages), images)
     return images
 
@@ -467,6 +495,15 @@ async def test_stills_arrive_verified_and_open_zoom_turn_and_download(
         assert await second.get_attribute("data-sha256-page") is None
         assert await second.get_attribute("data-sha256-original") == empty.parts[0].sha256
 
+        # A black-and-white page comes as PNG.
+        bw = bw_png_still()
+        await send_still(page, bw, "still-3", trigger="auto")
+        await until(page, "document.querySelectorAll('[data-testid=doccam-still]').length === 3")
+        bw_page = bw.part("page")
+        assert bw_page is not None
+        third = page.locator("[data-testid=doccam-still][data-still-id='still-3']")
+        assert await third.get_attribute("data-sha256-page") == bw_page.sha256
+
         # A capture the camera cannot take: the booth's code in plain words.
         await page.get_by_test_id("doccam-capture").click()
         await until(page, "window.__doccam.sent.length === 4")
@@ -562,22 +599,24 @@ async def test_stills_arrive_verified_and_open_zoom_turn_and_download(
         await page.get_by_test_id("doccam-viewer-close").click()
         await viewer.wait_for(state="hidden")
 
-        # Both chosen: one PDF, oldest first, the turned page re-encoded, the frame as it is.
+        # All chosen: one PDF, oldest first; the turned page and the PNG page re-encoded to
+        # JPEG, the frame as it came.
         assert await page.get_by_test_id("doccam-download-pdf").is_disabled()
-        for still_id in ("still-1", "still-2"):
+        for still_id in ("still-1", "still-2", "still-3"):
             await page.locator(f"[data-testid=doccam-select][data-still-id='{still_id}']").check()
-        assert await text_of(page, "doccam-download-pdf") == t("en", "doccam.download_pdf_n", n=2)
+        assert await text_of(page, "doccam-download-pdf") == t("en", "doccam.download_pdf_n", n=3)
         async with page.expect_download() as download_info:
             await page.get_by_test_id("doccam-download-pdf").click()
         download = await download_info.value
         assert re.fullmatch(
-            r"etapiste-\d{4}-\d{2}-\d{2}-page-1-2\.pdf", download.suggested_filename
+            r"etapiste-\d{4}-\d{2}-\d{2}-page-1-2-3\.pdf", download.suggested_filename
         )
         pdf = Path(await download.path()).read_bytes()
         images = pdf_pages(pdf)
         assert images == [
             {"width": page_part.height, "height": page_part.width},
             {"width": empty.parts[0].width, "height": empty.parts[0].height},
+            {"width": bw_page.width, "height": bw_page.height},  # the PNG, as JPEG
         ]
         assert empty.parts[0].data in pdf  # embedded as it came, not re-compressed
 
@@ -631,7 +670,7 @@ async def test_doccam_screens_in_each_language(browser: Browser, node: ServeProc
             await page.get_by_test_id("doccam-panel").screenshot(
                 path=str(SCREENS / f"console-doccam-panel-{lang}.png")
             )
-            await page.set_viewport_size(VIEWPORT)
+            await page.set_viewport_size(ViewportSize(width=1280, height=800))
             await page.locator("[data-still-id='still-c'] button.still-open").click()
             await page.get_by_test_id("doccam-viewer").wait_for()
             await until(page, "document.getElementById('doccam-viewer-page').complete")

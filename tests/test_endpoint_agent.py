@@ -334,3 +334,43 @@ async def test_real_chromium_whose_page_hangs_is_relaunched() -> None:
             assert browser.last_stop is not None and browser.last_stop.startswith("hangs")
         finally:
             await browser.close()
+
+
+def test_doccam_fake_from_the_command_line_keeps_the_file_s_doccam_settings(
+    tmp_path: Path,
+) -> None:
+    page = tmp_path / "page.png"
+    page.write_bytes(b"not read here")
+    booth_toml = tmp_path / "booth.toml"
+    booth_toml.write_text('site = "lib-kitee"\nsecret = "s"\n[doccam]\nfps = 4\n')
+    config = load_config(booth_toml, {"doccam": {"fake": page}})
+    assert (config.doccam.fake, config.doccam.fps) == (page, 4)
+    with pytest.raises(BoothConfigError, match="doccam.fake"):
+        load_config(booth_toml, {"doccam": {"fake": tmp_path / "missing.png"}})
+
+
+@pytest.mark.redis
+async def test_the_call_route_refuses_bad_input_and_the_doccam_is_off_without_a_call(
+    redis_node: ServeProcess, http: aiohttp.ClientSession
+) -> None:
+    async with booth_agent(redis_node.base_url) as url:
+        for bad in ({"session_id": "x"}, {"session": None}, ["s"], {"session_id": 5}):
+            async with http.put(url + "api/call", json=bad) as response:
+                assert response.status == 400
+                error = (await response.json())["error"]
+                assert (error["code"], error["field"]) == ("invalid_field", "session_id")
+        async with http.put(url + "api/call", data=b"{") as response:
+            assert response.status == 400
+            assert (await response.json())["error"]["code"] == "bad_json"
+        async with http.get(url + "api/doccam") as response:
+            assert response.status == 200
+            status = await response.json()
+            assert status["state"] == "off" and status["last_still"] is None
+        async with http.get(url + "api/doccam/preview") as response:
+            assert response.status == 404
+            assert (await response.json())["error"]["code"] == "not_found"
+        # No document camera at this booth: a call changes nothing.
+        async with http.put(url + "api/call", json={"session_id": "s-" + "a" * 32}) as response:
+            assert response.status == 204
+        async with http.get(url + "api/doccam") as response:
+            assert (await response.json())["state"] == "off"

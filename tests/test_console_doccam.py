@@ -465,7 +465,6 @@ async def test_stills_arrive_verified_and_open_zoom_turn_and_download(
         seen = await page.evaluate("window.__doccam.progressSeen")
         assert seen[-1] == 100 and any(0 < v < 100 for v in seen), seen
         assert seen == sorted(seen), seen
-        assert await page.get_by_test_id("doccam-progress").evaluate("(p) => p.value") == 100
         assert await still_count(page) == 1
         assert t("en", "doccam.count", n=1) == await text_of(page, "doccam-count")
         item = page.locator("[data-testid=doccam-still][data-still-id='still-1']")

@@ -12,6 +12,7 @@ import { closeViewer, renderViewer, wireViewer } from './page-viewer.js';
 const FEEDBACK = new Set(['no_document', 'blur', 'glare', 'not_in_view', 'too_small', 'ok']);
 const FAILED = new Set(['doccam_missing', 'doccam_busy', 'doccam_stalled', 'doccam_denied', 'no_frame']);
 const CAPTURE_TIMEOUT_MS = 20_000;
+const PROGRESS_SHOWN_MS = 4000; // how long "Picture 3 arrived" stays after the bar is full
 
 let receiver = null;
 let cameraId = null; // the document camera participant whose channel we listen to
@@ -24,7 +25,8 @@ const state = {
   error: null, // {key, vars}
   capturing: null, // {requestId, timer} while a still the expert asked for is awaited
 };
-let received = 0; // stills received in this call, for the progress line
+let received = 0; // stills received in this call
+let progressTimer = null;
 
 /** Listen to a document camera's data channel (a new one replaces the old). */
 export function attachDoccamChannel(channel, participant = null) {
@@ -49,6 +51,7 @@ export function attachDoccamChannel(channel, participant = null) {
     renderFeedback();
   });
   on('progress', ({ received: got, total }) => {
+    clearTimeout(progressTimer);
     if (got === 0) {
       state.error = null;
       state.progress = { received: 0, total, number: null };
@@ -62,6 +65,8 @@ export function attachDoccamChannel(channel, participant = null) {
     const kept = addStill(still);
     received += 1;
     if (state.progress) state.progress.number = kept.number;
+    clearTimeout(progressTimer);
+    progressTimer = setTimeout(() => { state.progress = null; renderProgress(); }, PROGRESS_SHOWN_MS);
     if (state.capturing && still.requestId === state.capturing.requestId) stopCapturing();
     renderDoccam();
     announce(t('doccam.received', { n: kept.number }));
@@ -95,6 +100,7 @@ export function resetDoccam() {
   detachDoccam();
   closeViewer();
   clearStills();
+  clearTimeout(progressTimer);
   Object.assign(state, { autoCapture: true, bw: false, progress: null, error: null });
   received = 0;
   renderDoccam();

@@ -253,9 +253,10 @@ async (frameB64) => {
 """
 
 # Sends a still: its header, then each part in chunks of at most 64 KiB, with a status
-# message between two chunks; `corrupt` flips one byte of the last part on the way.
+# message between two chunks; `corrupt` flips one byte of the last part on the way, and
+# `limit` stops after that many chunks.
 SEND_STILL = """
-async ({ header, parts, corrupt, chunk }) => {
+async ({ header, parts, corrupt, chunk, limit }) => {
   const { channel } = window.__doccam;
   channel.send(JSON.stringify(header));
   let sentChunks = 0;
@@ -266,6 +267,7 @@ async ({ header, parts, corrupt, chunk }) => {
       if (channel.bufferedAmount > 1024 * 1024) {
         await new Promise((resolve) => { channel.onbufferedamountlow = resolve; });
       }
+      if (sentChunks === limit) return sentChunks;
       channel.send(bytes.slice(at, at + chunk));
       sentChunks += 1;
       if (sentChunks === 2) {
@@ -319,6 +321,7 @@ async def send_still(
     trigger: str = "auto",
     request_id: str | None = None,
     corrupt: bool = False,
+    limit: int | None = None,
 ) -> int:
     chunks: int = await page.evaluate(
         SEND_STILL,
@@ -327,6 +330,7 @@ async def send_still(
             "parts": [b64(p.data) for p in still.parts],
             "corrupt": corrupt,
             "chunk": CHUNK,
+            "limit": limit,
         },
     )
     return chunks
@@ -618,6 +622,16 @@ async def test_stills_arrive_verified_and_open_zoom_turn_and_download(
             {"width": bw_page.width, "height": bw_page.height},  # the PNG, as JPEG
         ]
         assert empty.parts[0].data in pdf  # embedded as it came, not re-compressed
+
+        # The camera goes away in the middle of a still: it is lost, and the panel says so.
+        await send_still(page, page_still(11), "still-cut", limit=3)
+        await until(page, "document.getElementById('doccam-progress').value > 0")
+        await page.evaluate("window.__doccam.channel.close()")
+        await page.get_by_test_id("doccam-error").wait_for()
+        assert await text_of(page, "doccam-error") == t("en", "doccam.error.interrupted")
+        assert await page.get_by_test_id("doccam-progress").is_hidden()
+        await until(page, "document.getElementById('doccam-controls').hidden")
+        assert await still_count(page) == 3
 
         # The call ends: the gallery empties and the pictures' memory is freed.
         assert page_errors(tab.console.errors) == [], tab.console.dump()

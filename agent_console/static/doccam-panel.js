@@ -31,7 +31,7 @@ let progressTimer = null;
 /** Listen to a document camera's data channel (a new one replaces the old). */
 export function attachDoccamChannel(channel, participant = null) {
   if (receiver?.channel === channel) return;
-  receiver?.close();
+  forget();
   cameraId = participant?.id ?? null;
   const active = new DoccamReceiver(channel);
   receiver = active;
@@ -87,12 +87,22 @@ export function attachDoccamChannel(channel, participant = null) {
 export function detachDoccam(participantId = null) {
   if (participantId !== null && participantId !== cameraId) return;
   cameraId = null;
-  receiver?.close();
-  receiver = null;
+  forget();
   stopCapturing();
   state.feedback = null;
   state.corners = null;
   renderDoccam();
+}
+
+/** Stop listening to the current channel; a still it was bringing is lost, and said so. */
+function forget() {
+  const cut = receiver?.receiving;
+  receiver?.close();
+  receiver = null;
+  if (cut) {
+    state.progress = null;
+    showDoccamError('doccam.error.interrupted');
+  }
 }
 
 /** Forget everything of the call's document camera: channel, stills, messages. */

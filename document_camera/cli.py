@@ -16,8 +16,10 @@ from .detect import detect_document
 from .enhance import enhance
 from .quality import assess
 from .rectify import rectify
+from .sources import CaptureSettings
 
 NO_DOCUMENT_EXIT = 2
+PROBE_FAILED_EXIT = 3
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,6 +40,16 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     sample.add_argument("--size", default="1920x1080", help="WIDTHxHEIGHT (1920x1080)")
     sample.add_argument("--seed", type=int, default=7)
     sample.set_defaults(func=_sample)
+    check = sub.add_parser(
+        "probe", help="open a document camera for a few seconds and say what it gives"
+    )
+    check.add_argument("device", nargs="?", default=None, help="/dev/videoN, a by-id link or N")
+    check.add_argument("--width", type=int, default=0, help="ask for this size (0: the largest)")
+    check.add_argument("--height", type=int, default=0)
+    check.add_argument("--fake", type=Path, default=None, help="an image, folder or video")
+    check.add_argument("--seconds", type=float, default=3.0)
+    check.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    check.set_defaults(func=_probe)
 
 
 class UnreadableImageError(OSError):
@@ -127,3 +139,41 @@ def _sample(args: argparse.Namespace) -> int:
         print(f"etapiste doccam sample: cannot write {str(args.output)!r}", file=sys.stderr)
         return 2
     return 0
+
+
+def _probe_settings(args: argparse.Namespace) -> CaptureSettings:
+    """The settings to probe: the device (or fake) and size given."""
+    device: int | str = 0
+    if args.device is not None:
+        device = int(args.device) if args.device.isdigit() else args.device
+    return CaptureSettings(device=device, width=args.width, height=args.height, fake=args.fake)
+
+
+def _probe(args: argparse.Namespace) -> int:
+    """Print what the camera gave; exit 3 when it gave no frames (the code says why)."""
+    from .probe import run_probe
+
+    if args.device is None and args.fake is None:
+        print("etapiste doccam probe: give a DEVICE or --fake", file=sys.stderr)
+        return 2
+    if not 0 < args.seconds <= 60:
+        print("etapiste doccam probe: --seconds must be within 0 and 60", file=sys.stderr)
+        return 2
+    if (args.width == 0) != (args.height == 0) or min(args.width, args.height) < 0:
+        print("etapiste doccam probe: give --width and --height together", file=sys.stderr)
+        return 2
+    settings = _probe_settings(args)
+    report = run_probe(settings, args.seconds)
+    if args.json:
+        print(json.dumps(report))
+    elif report["frames"]:
+        source = report.get("source", {})
+        refused = ", ".join(source.get("refused", [])) or "none"
+        print(
+            f"{source.get('description', settings.device)}: {report['frame_size'][0]}x"
+            f"{report['frame_size'][1]}, {report['measured_fps']} fps measured "
+            f"({report['frames']} frames); settings the driver refused: {refused}"
+        )
+    else:
+        print(f"{report['code']}: {report['message']}", file=sys.stderr)
+    return 0 if report["frames"] else PROBE_FAILED_EXIT

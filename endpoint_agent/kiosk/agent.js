@@ -38,3 +38,13 @@ export function alive() {
 export function privacyReset() {
   return call('POST', '/api/reset');
 }
+
+/** Tell the agent which call the document camera joins (null: the call ended). */
+export function setCall(sessionId) {
+  return call('PUT', '/api/call', { session_id: sessionId });
+}
+
+/** The document camera's state, feedback and outline: GET /api/doccam. */
+export function doccamStatus() {
+  return call('GET', '/api/doccam');
+}

@@ -54,6 +54,9 @@ export function translate(root = document) {
   for (const el of root.querySelectorAll('[data-i18n-aria-label]')) {
     el.setAttribute('aria-label', t(el.dataset.i18nAriaLabel));
   }
+  for (const el of root.querySelectorAll('[data-i18n-alt]')) {
+    el.setAttribute('alt', t(el.dataset.i18nAlt));
+  }
 }
 
 /** Switch the whole page to `lang`. */

@@ -9,6 +9,7 @@ import { Call } from '/client/call.js';
 import { Signaling } from '/client/signaling.js';
 import * as agent from './agent.js';
 import { DeviceCheck } from './devicecheck.js';
+import { DocumentCamera } from './doccam.js';
 import { openingText, waitText } from './format.js';
 import {
   UI_LANGUAGES, joinList, language, languageName, loadCatalogs, localized, setLanguage, t,
@@ -92,6 +93,7 @@ const S = {
 let deviceCheck = null;
 let inactivity = null;
 let keyboard = null;
+let doccam = null;
 
 // --- small helpers ---------------------------------------------------------------------
 
@@ -180,7 +182,12 @@ const ENTER = {
   'device-check': () => enterDeviceCheck(),
   ready: () => renderReady(),
   waiting: () => attachSelfView('waiting-video'),
-  call: () => attachSelfView('self-video'),
+  call: () => {
+    attachSelfView('self-video');
+    // The agent joins the document camera to this call (again after a reload).
+    const session = liveSession();
+    if (session) doccam.start(session.session_id);
+  },
   feedback: () => {
     $('feedback-ask').hidden = false;
     $('feedback-thanks').hidden = true;
@@ -778,6 +785,7 @@ function writing() {
 function openWriter() {
   if (S.screen !== 'call') return;
   if (!writing()) {
+    doccam.closeView({ declined: true }); // the keyboard needs the room
     keyboard.reset();
     $('writer-entry').hidden = false;
     $('keyboard').hidden = false;
@@ -948,6 +956,7 @@ function clearRemote() {
 function closeCall() {
   S.call?.close();
   S.call = null;
+  doccam?.stop();
   closeWriter({ clear: true });
   clearRemote();
   $('self-video').srcObject = null;
@@ -1254,6 +1263,9 @@ function onCallKey(event) {
   if (event.key === 'Escape' && writing()) {
     event.preventDefault();
     closeWriter();
+  } else if (event.key === 'Escape' && doccam.open) {
+    event.preventDefault();
+    doccam.closeView({ declined: true });
   } else if (event.key === 'Enter' && event.target === input) {
     event.preventDefault();
     sendChat().catch((error) => console.error(error));
@@ -1339,6 +1351,13 @@ async function boot() {
     text: (key) => t(key === 'send' ? 'chat.send' : `chat.key.${key}`),
     onSend: () => sendChat().catch((error) => console.error(error)),
   });
+  doccam = new DocumentCamera({
+    screen: section('call'),
+    t,
+    announce,
+    mayOpenByItself: () => S.screen === 'call' && !writing(),
+    beforeOpen: () => closeWriter(),
+  });
   wire();
   deviceCheck = new DeviceCheck({
     video: $('device-video'),
@@ -1388,12 +1407,16 @@ window.kioskDiagnostics = () => ({
   signaling: S.signaling?.state ?? null,
   session: S.session ? { state: S.session.state, participants: S.session.participants.length } : null,
   writing: writing(),
+  doccam: doccam?.diagnostics() ?? null,
   peers: Object.fromEntries([...(S.call?.peerConnections ?? new Map())].map(([id, pc]) => [
     id, { connection: pc.connectionState, ice: pc.iceConnectionState, signaling: pc.signalingState },
   ])),
 });
 
 window.addEventListener('unhandledrejection', (event) => console.error('unhandled', event.reason));
+// Every module loaded and ran: boot-check.js need not reload the page. (From here on boot()
+// looks after itself: it retries the catalogues and the agent on its own.)
+window.etapisteStarted = true;
 boot().catch((error) => {
   console.error(error);
   showError();

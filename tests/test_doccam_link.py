@@ -7,6 +7,7 @@ camera's offer. The browser console's side is tested in test_doccam_e2e.py.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,9 +29,19 @@ from signaling.protocol import (
     SessionUpdate,
     SignalRelay,
 )
+from signaling.records import Member
+from signaling.routing import new_participant_id
 from signaling.store import MemoryStore
 
-from .support import DEMO_SECRETS, RunningNode, booth_client, running_node, staff_client
+from .support import (
+    DEMO_SECRETS,
+    RunningNode,
+    booth_client,
+    eventually,
+    node_of,
+    running_node,
+    staff_client,
+)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -229,3 +240,48 @@ async def test_the_server_keeps_the_doccam_to_its_site_and_to_the_expert(
         finally:
             await other.close()
             await ours.close()
+
+
+async def add_interpreter(node: RunningNode, session_id: str, subject: str) -> None:
+    """Put an interpreter into a call as the interpreting issue will (not built yet)."""
+    router = node_of(node).router
+    record = await router.store.load_session(session_id)
+    assert record is not None
+    record.members.append(Member(id=new_participant_id(), kind="interpreter", subject=subject))
+    assert await router.store.save_session(record)
+    await router.store.add_membership(subject, session_id)
+    await router.broadcast(record)
+
+
+async def test_an_interpreter_sees_the_doccam_only_while_the_expert_shares_it(
+    sample_12mp: tuple[Path, Any],
+) -> None:
+    path, _ = sample_12mp
+    async with call_with_doccam(path) as (node, _, expert, session_id, service):
+        interpreter = await staff_client(node.base_url, "tulkki.ar")
+        for_expert = DoccamViewer(expert, session_id)
+        for_interpreter = DoccamViewer(interpreter, session_id)
+        for_expert.start()
+        for_interpreter.start()
+        try:
+            await add_interpreter(node, session_id, "staff:tulkki.ar")
+            await service.set_call(session_id)
+            await for_expert.wait(lambda: for_expert.of_type("hello"))
+            await asyncio.sleep(1.0)
+            assert for_interpreter.pc is None, "offered to an interpreter without sharing"
+
+            await expert.request({"type": "doccam_share", "session_id": session_id, "shared": True})
+            await for_interpreter.wait(lambda: for_interpreter.preview_frames >= 5)
+            assert for_interpreter.of_type("hello")
+
+            await expert.request(
+                {"type": "doccam_share", "session_id": session_id, "shared": False}
+            )
+            channel = for_interpreter.channel
+            assert channel is not None
+            await eventually(lambda: channel.readyState == "closed", timeout=15)
+            assert for_expert.channel is not None and for_expert.channel.readyState == "open"
+        finally:
+            await for_expert.close()
+            await for_interpreter.close()
+            await interpreter.close()

@@ -22,6 +22,7 @@ from playwright.async_api import Browser, Page, Route
 
 from document_camera.synth import sample_frame
 
+from .console import accept, console_tab, go_available, log_in, wait_for_offer
 from .kiosk import ask_for, check, expert_at, in_the_call, kiosk_tab, on_screen, t, tap, until
 from .support import ServeProcess
 
@@ -489,3 +490,60 @@ async def test_a_page_whose_module_did_not_load_loads_itself_again(
         assert await page.evaluate("window.visitMarker") == "still here"
         unexpected = [e for e in kiosk.console.errors if "ERR_INTERNET_DISCONNECTED" not in e]
         assert unexpected == [], kiosk.console.dump()
+
+
+# --- end to end: the kiosk and the expert's console ------------------------------------------
+
+# Counts each "sent" confirmation and the highest steadiness the ring showed.
+WATCH_SENT = """() => {
+  window.doccamSeen = { sent: 0, steady: 0 };
+  new MutationObserver(() => {
+    if (document.getElementById('doccam-sent-text').textContent) window.doccamSeen.sent += 1;
+  }).observe(document.getElementById('doccam-sent-text'), { childList: true });
+  const ring = document.getElementById('doccam-steady');
+  new MutationObserver(() => {
+    const value = Number(ring.getAttribute('aria-valuenow'));
+    window.doccamSeen.steady = Math.max(window.doccamSeen.steady, value);
+  }).observe(ring, { attributes: true, attributeFilter: ['aria-valuenow'] });
+}"""
+
+
+@pytest.mark.timeout(240)
+async def test_a_paper_left_still_is_sent_and_the_citizen_is_told(
+    browser: Browser, node: ServeProcess, tmp_path: Path
+) -> None:
+    picture = tmp_path / "page.png"
+    cv2.imwrite(str(picture), sample_frame((1920, 1080)).image)
+    config = tmp_path / "booth.toml"
+    config.write_text(f'site = "lib-kitee"\n\n[doccam]\nfake = "{picture}"\nfps = 8\n')
+    async with (
+        kiosk_tab(browser, node, booth_args=("--config", str(config))) as kiosk,
+        console_tab(browser, node) as desk,
+    ):
+        page = kiosk.page
+        await log_in(desk.page)
+        await go_available(desk.page)
+        await ask_for(page, "fi", "kela", "general")
+        await wait_for_offer(desk.page)
+        await accept(desk.page)
+        await in_the_call(page)
+        await page.evaluate(WATCH_SENT)
+
+        # The page lies still under the camera: the ring fills, the agent takes the
+        # picture by itself for the expert, and the citizen is told.
+        await until_visible(page, "doccam-view", timeout=20_000)
+        await until(page, "window.doccamSeen.sent >= 1", timeout=40_000)
+        assert (await page.get_by_test_id("doccam-sent").inner_text()).strip() == t(
+            "fi", "doccam.sent"
+        )
+        assert await page.evaluate("window.doccamSeen.steady") > 0
+        await until(
+            desk.page, "document.querySelectorAll('[data-testid=doccam-still]').length >= 1"
+        )
+        await check(page, "doccam-agent-sent", "fi")
+
+        # The expert asks for another picture: the citizen is told again.
+        sent = await page.evaluate("window.doccamSeen.sent")
+        await desk.page.get_by_test_id("doccam-capture").click()
+        await until(page, f"window.doccamSeen.sent > {sent}", timeout=30_000)
+        assert kiosk.console.errors == [], kiosk.console.dump()

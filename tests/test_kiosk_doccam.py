@@ -391,6 +391,14 @@ async def test_keyboard_and_the_writing_panel_make_room(
         await page.wait_for_timeout(400)
         doccam.set(feedback="ok", corners=CORNERS)
         await until_visible(page, "doccam-view")
+
+        # On a full-HD booth screen the paper grows with it, and the rules still hold.
+        await page.set_viewport_size({"width": 1920, "height": 1080})
+        await until_feedback(page, "fi", "ok")
+        stage = await page.locator(".doccam-stage").bounding_box()
+        assert stage is not None and stage["width"] >= 1200 and stage["height"] >= 650, stage
+        await paper_is_big_and_expert_seen(page)
+        await check(page, "doccam-1080p", "fi")
         assert kiosk.console.errors == [], kiosk.console.dump()
 
 

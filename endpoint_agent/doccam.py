@@ -89,6 +89,7 @@ class DoccamService:
         self.camera: DocumentCamera | None = None
         self.link: DoccamLink | None = None
         self._looker: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self._switch = asyncio.Lock()
         self._still_lock = asyncio.Lock()
         self._auto = AutoCapture()
@@ -116,10 +117,22 @@ class DoccamService:
             )
             self.link.start()
             self._looker = asyncio.create_task(self._look_loop(), name="doccam-look")
+            self._watcher = asyncio.create_task(self._off_when_over(self.link), name="doccam-end")
             log.info("document camera on for %s", session_id)
+
+    async def _off_when_over(self, link: DoccamLink) -> None:
+        """Turn off when the call ends or refuses the camera, even if the page never says."""
+        await link.ended.wait()
+        async with self._switch:
+            if self.link is link:
+                self._watcher = None  # this task: _stop must not cancel it
+                await self._stop()
 
     async def _stop(self) -> None:
         """Leave the call, close the camera and forget every frame, look and still."""
+        if self._watcher is not None:
+            await cancel_and_wait([self._watcher])
+            self._watcher = None
         if self._looker is not None:
             await cancel_and_wait([self._looker])
             self._looker = None

@@ -217,7 +217,8 @@ class DoccamLink:
             except SignalingError as exc:
                 log.warning("document camera refused: %s", exc)
                 if exc.error.code in ("forbidden", "conflict", "not_found"):
-                    return  # the call is over or not ours: nothing to retry
+                    self.ended.set()  # the call is over or not ours: nothing to retry
+                    return
             if self.ended.is_set():
                 return
             await asyncio.sleep(RECONNECT_BACKOFF_S[min(failures, len(RECONNECT_BACKOFF_S) - 1)])

@@ -285,3 +285,36 @@ async def test_an_interpreter_sees_the_doccam_only_while_the_expert_shares_it(
             await for_expert.close()
             await for_interpreter.close()
             await interpreter.close()
+
+
+async def test_the_camera_turns_off_by_itself_when_the_call_ends_or_is_not_its_own(
+    sample_12mp: tuple[Path, Any],
+) -> None:
+    path, _ = sample_12mp
+    async with call_with_doccam(path) as (node, _, expert, session_id, service):
+        await service.set_call(session_id)
+        assert service.link is not None
+        await asyncio.wait_for(service.link.joined.wait(), 10)
+        assert service.state == "on"
+        # The kiosk page never says the call ended (it crashed): the agent sees it itself.
+        await expert.request(
+            {"type": "session_end", "session_id": session_id, "outcome": "resolved"}
+        )
+        await eventually(lambda: service.state == "off", timeout=10)
+        assert service.camera is None and service.status()["last_still"] is None
+
+        # A session that is not this site's is refused: the camera does not stay on.
+        async with citizen_elsewhere(node) as other_session:
+            await service.set_call(other_session)
+            await eventually(lambda: service.state == "off", timeout=10)
+
+
+@asynccontextmanager
+async def citizen_elsewhere(node: RunningNode) -> AsyncIterator[str]:
+    """A call queued at another site (bus-lieksa); yields its session id."""
+    booth = await booth_client(node.base_url, "bus-lieksa")
+    try:
+        queued = await booth.request(KELA_CALL, expect=CallQueued)
+        yield queued.session.session_id
+    finally:
+        await booth.close()

@@ -19,6 +19,7 @@ export const SENT_SHOWN_MS = 6000;
 export const AUTO_CLOSE_MS = 8000;
 // The guide frame: where to lay the paper, as a share of the picture from each edge.
 export const GUIDE_INSET = 0.06;
+const RETELL_MS = 2000;
 const FAILED_POLLS_OFF = 4; // the agent did not answer this many times: treat as off
 
 /** Whether `feedback` means a paper is under the camera. */
@@ -133,6 +134,7 @@ export class DocumentCamera {
     this.sentTimer = null;
     this.previewRetry = null;
     this.size = { width: 1280, height: 720 };
+    this.telling = Promise.resolve(); // PUT /api/call in order: a late "null" must not win
     this.el.show.addEventListener('click', () => this.openView({ byItself: false }));
     this.el.hide.addEventListener('click', () => this.closeView({ declined: true }));
     this.el.preview.addEventListener('load', () => this.fitOverlay());
@@ -145,7 +147,7 @@ export class DocumentCamera {
     if (this.sessionId === sessionId && this.timer) return;
     this.reset();
     this.sessionId = sessionId;
-    this.api.setCall(sessionId).catch((error) => console.warn('doccam: PUT /api/call', error));
+    this.tellAgent(sessionId);
     this.timer = setInterval(() => this.poll(), POLL_MS);
     this.poll();
   }
@@ -154,7 +156,17 @@ export class DocumentCamera {
   stop() {
     const wasOn = this.sessionId !== null;
     this.reset();
-    if (wasOn) this.api.setCall(null).catch((error) => console.warn('doccam: PUT /api/call null', error));
+    if (wasOn) this.tellAgent(null);
+  }
+
+  /** PUT /api/call, one at a time; a call the agent did not hear about is told again. */
+  tellAgent(sessionId) {
+    this.telling = this.telling.then(() => this.api.setCall(sessionId)).catch((error) => {
+      console.warn('doccam: PUT /api/call', error);
+      if (sessionId !== null) {
+        setTimeout(() => { if (this.sessionId === sessionId) this.tellAgent(sessionId); }, RETELL_MS);
+      }
+    });
   }
 
   reset() {

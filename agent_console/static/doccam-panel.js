@@ -25,7 +25,6 @@ const state = {
   error: null, // {key, vars}
   capturing: null, // {requestId, timer} while a still the expert asked for is awaited
 };
-let received = 0; // stills received in this call
 let progressTimer = null;
 
 /** Listen to a document camera's data channel (a new one replaces the old). */
@@ -63,7 +62,6 @@ export function attachDoccamChannel(channel, participant = null) {
   });
   on('still', ({ still }) => {
     const kept = addStill(still);
-    received += 1;
     if (state.progress) state.progress.number = kept.number;
     clearTimeout(progressTimer);
     progressTimer = setTimeout(() => { state.progress = null; renderProgress(); }, PROGRESS_SHOWN_MS);
@@ -112,7 +110,6 @@ export function resetDoccam() {
   clearStills();
   clearTimeout(progressTimer);
   Object.assign(state, { autoCapture: true, bw: false, progress: null, error: null });
-  received = 0;
   renderDoccam();
 }
 
@@ -220,16 +217,4 @@ export function wireDoccam() {
   wireGallery(showDoccamError);
   wireViewer();
   renderDoccam();
-}
-
-/** Technical state for tests: no pictures, only counts and settings. */
-export function doccamDiagnostics() {
-  return {
-    channel: receiver ? receiver.channel.readyState : null,
-    autoCapture: state.autoCapture,
-    bw: state.bw,
-    feedback: state.feedback,
-    capturing: state.capturing?.requestId ?? null,
-    received,
-  };
 }

@@ -4,7 +4,7 @@
 // back to the still it was opened from (dialog.js).
 
 import { closeDialog, openDialog } from './dialog.js';
-import { $ } from './dom.js';
+import { $, element } from './dom.js';
 import { fileDate, mainPart, renderStill, stillFacts } from './gallery.js';
 import { t } from './i18n.js';
 import { download, quarterTurn, rotatedPng } from './raster.js';
@@ -23,8 +23,21 @@ function target() {
   return still?.parts.page ? $('doccam-viewer-page') : $('doccam-viewer-original');
 }
 
+/** Make the viewer's two images (once: the page has no <img> before the first picture). */
+function makeImages() {
+  if ($('doccam-viewer-page')) return;
+  for (const name of ['page', 'original']) {
+    const image = element('img', {
+      attrs: { id: `doccam-viewer-${name}`, 'data-testid': `doccam-viewer-${name}`, alt: '', draggable: 'false' },
+    });
+    image.addEventListener('load', applyView);
+    $(`doccam-viewer-${name}-box`).append(image);
+  }
+}
+
 /** Show the still `shown` in the viewer. */
 export function openViewer(shown) {
+  makeImages();
   still = shown;
   resetView(false);
   const hasPage = Boolean(still.parts.page);
@@ -44,8 +57,8 @@ export function openViewer(shown) {
 export function closeViewer() {
   closeDialog($('doccam-viewer'));
   still = null;
-  $('doccam-viewer-page').removeAttribute('src');
-  $('doccam-viewer-original').removeAttribute('src');
+  $('doccam-viewer-page')?.removeAttribute('src');
+  $('doccam-viewer-original')?.removeAttribute('src');
 }
 
 /** Show the viewer's texts in the chosen language. */
@@ -164,9 +177,6 @@ export function wireViewer() {
   const dialog = $('doccam-viewer');
   dialog.addEventListener('keydown', onKey);
   dialog.addEventListener('close', () => { drag = null; });
-  for (const id of ['doccam-viewer-page', 'doccam-viewer-original']) {
-    $(id).addEventListener('load', applyView);
-  }
   const panes = $('doccam-viewer-panes');
   // The wheel and dragging work on the pane of the image that zooms.
   const onTarget = (event) => Boolean(still) && target().parentElement.contains(event.target);

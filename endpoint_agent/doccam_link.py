@@ -28,12 +28,11 @@ from aiortc import (
     RTCSessionDescription,
     VideoStreamTrack,
 )
-from aiortc.sdp import candidate_from_sdp
 from av import VideoFrame
 
 from document_camera.capture import DocumentCamera
 from signaling.client import SignalingClient, SignalingError
-from signaling.client.call import split_candidates
+from signaling.client.trickle import description_payloads, remote_candidate
 from signaling.protocol import (
     IcePayload,
     ParticipantEvent,
@@ -366,17 +365,8 @@ class DoccamLink:
         await self._offer(participant_id, viewer.kind)
 
     async def _send_description(self, participant_id: str, pc: RTCPeerConnection) -> None:
-        description = pc.localDescription
-        sdp, candidates = split_candidates(description.sdp)
-        await self._signal(
-            participant_id, {"kind": "sdp", "sdp_type": description.type, "sdp": sdp}
-        )
-        for candidate, mid, mline in candidates:
-            await self._signal(
-                participant_id,
-                {"kind": "ice", "candidate": candidate, "sdp_mid": mid, "sdp_mline_index": mline},
-            )
-        await self._signal(participant_id, {"kind": "ice", "candidate": None})
+        for payload in description_payloads(pc.localDescription):
+            await self._signal(participant_id, payload)
 
     async def _signal(self, participant_id: str, payload: dict[str, Any]) -> None:
         if self._client is None:
@@ -404,15 +394,8 @@ class DoccamLink:
             return
         if pc.remoteDescription is None:
             return  # a candidate for an offer of theirs that we do not take
-        if not payload.candidate:
-            with contextlib.suppress(ValueError):
-                await pc.addIceCandidate(None)
-            return
-        candidate = candidate_from_sdp(payload.candidate.split(":", 1)[1])
-        candidate.sdpMid = payload.sdp_mid
-        candidate.sdpMLineIndex = payload.sdp_mline_index
-        with contextlib.suppress(ValueError):
-            await pc.addIceCandidate(candidate)
+        with contextlib.suppress(ValueError):  # a duplicate after end-of-candidates
+            await pc.addIceCandidate(remote_candidate(payload))
 
     async def _drop(self, participant_id: str) -> None:
         viewer = self._viewers.pop(participant_id, None)

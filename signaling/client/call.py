@@ -26,7 +26,6 @@ from aiortc import (
 )
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
-from aiortc.sdp import candidate_from_sdp
 
 from ..protocol import (
     IcePayload,
@@ -37,6 +36,7 @@ from ..protocol import (
     SessionUpdate,
     SignalRelay,
 )
+from .trickle import description_payloads, remote_candidate
 from .wire import SignalingClient
 
 log = logging.getLogger(__name__)
@@ -66,27 +66,6 @@ class Received:
     audio_peak: int = 0
     ice_candidates: int = 0
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-
-def split_candidates(sdp: str) -> tuple[str, list[tuple[str, str | None, int]]]:
-    """Return the SDP without candidate lines, and the candidates with mid and m-line index."""
-    kept: list[str] = []
-    candidates: list[tuple[str, str | None, int]] = []
-    mline = -1
-    mid: str | None = None
-    for line in sdp.splitlines():
-        if line.startswith("m="):
-            mline += 1
-            mid = None
-        elif line.startswith("a=mid:"):
-            mid = line[len("a=mid:") :]
-        if line.startswith("a=candidate:"):
-            candidates.append((line[2:], mid, mline))
-            continue
-        if line.startswith("a=end-of-candidates"):
-            continue
-        kept.append(line)
-    return "\r\n".join(kept) + "\r\n", candidates
 
 
 class Call:
@@ -212,17 +191,8 @@ class Call:
                     received.audio_peak = max(received.audio_peak, int(np.abs(samples).max()))
 
     async def _send_description(self, participant_id: str, pc: RTCPeerConnection) -> None:
-        description = pc.localDescription
-        sdp, candidates = split_candidates(description.sdp)
-        await self._signal(
-            participant_id, {"kind": "sdp", "sdp_type": description.type, "sdp": sdp}
-        )
-        for candidate, mid, mline in candidates:
-            await self._signal(
-                participant_id,
-                {"kind": "ice", "candidate": candidate, "sdp_mid": mid, "sdp_mline_index": mline},
-            )
-        await self._signal(participant_id, {"kind": "ice", "candidate": None})
+        for payload in description_payloads(pc.localDescription):
+            await self._signal(participant_id, payload)
 
     async def _signal(self, participant_id: str, payload: dict[str, Any]) -> None:
         await self.client.send(
@@ -263,16 +233,11 @@ class Call:
         pc_or_none = self.peers.get(participant_id)
         if pc_or_none is None or participant_id in self._ignored_offer:
             return
-        if not payload.candidate:  # null or "" both mean end of candidates
-            with contextlib.suppress(ValueError):
-                await pc_or_none.addIceCandidate(None)
-            return
-        candidate = candidate_from_sdp(payload.candidate.split(":", 1)[1])
-        candidate.sdpMid = payload.sdp_mid
-        candidate.sdpMLineIndex = payload.sdp_mline_index
+        candidate = remote_candidate(payload)
         with contextlib.suppress(ValueError):  # a duplicate after end-of-candidates
             await pc_or_none.addIceCandidate(candidate)
-        self.received[participant_id].ice_candidates += 1
+        if candidate is not None:
+            self.received[participant_id].ice_candidates += 1
 
     async def _drop(self, participant_id: str) -> None:
         pc = self.peers.pop(participant_id, None)

@@ -17,9 +17,9 @@ from typing import Any
 
 from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
-from aiortc.sdp import candidate_from_sdp
 
 from ..protocol import SignalRelay
+from .trickle import remote_candidate
 from .wire import SignalingClient
 
 
@@ -90,12 +90,9 @@ class DoccamViewer:
             payload = relay.payload
             if payload.kind == "sdp" and payload.sdp_type == "offer":
                 await self._answer(relay.from_, payload.sdp)
-            elif payload.kind == "ice" and self.pc is not None and payload.candidate:
-                candidate = candidate_from_sdp(payload.candidate.split(":", 1)[1])
-                candidate.sdpMid = payload.sdp_mid
-                candidate.sdpMLineIndex = payload.sdp_mline_index
+            elif payload.kind == "ice" and self.pc is not None:
                 with contextlib.suppress(ValueError):
-                    await self.pc.addIceCandidate(candidate)
+                    await self.pc.addIceCandidate(remote_candidate(payload))
 
     async def _answer(self, doccam_id: str, sdp: str) -> None:
         if self.pc is not None:

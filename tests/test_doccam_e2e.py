@@ -36,7 +36,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 SIZE = (1920, 1080)
 FPS = 4
-MOVING = 12  # frames (3 s) of the page sliding, 60 px a frame
+MOVING = 12  # frames (3 s) of the page sliding across, 60 px a frame
 STILL = 12  # frames (3 s) of the page lying still
 STEP_PX = 60
 STILL_LINE = re.compile(
@@ -57,7 +57,10 @@ def sliding_page(tmp_path: Path) -> tuple[Path, Scene, list[tuple[int, int]]]:
     scene = sample_frame(SIZE)
     folder = tmp_path / "doccam"
     folder.mkdir()
-    moves = [(STEP_PX * (n - MOVING), 0) for n in range(MOVING)]
+    # Within ±360 px the page stays wholly in view, so a still taken at any moment
+    # shows the whole page.
+    # None of them is where the page comes to rest (the nearest are 30 px off).
+    moves = [(round(STEP_PX * (n - (MOVING - 1) / 2)), 0) for n in range(MOVING)]
     for n, (dx, dy) in enumerate(moves):
         cv2.imwrite(str(folder / f"a-{n:02d}.png"), shifted(scene, dx, dy))
     for n in range(STILL):

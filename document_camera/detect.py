@@ -27,6 +27,8 @@ class DetectConfig:
     # Paper and ID cards are pale; wood and coloured cloth are not (HSV saturation, 0-255).
     max_saturation: float = 110.0
     min_edge_support: float = 0.55
+    # Found pages measure <= 0.2 (generated frames); glare spots on a desk 0.7 and more.
+    max_ramp: float = 0.4
     min_score: float = 0.1
     refine: bool = True
 
@@ -180,6 +182,9 @@ class SideEvidence:
     support: float
     step: float
     sharpness: float
+    # How much the brightness keeps changing past the edge, on both sides, per unit of
+    # step: ~0 for paper (a step between two flats), ~1 for the halo of a glare spot.
+    ramp: float = 0.0
 
 
 def _side_evidence(
@@ -202,7 +207,20 @@ def _side_evidence(
         support=float((peak > 0.1).mean()),
         step=median_step,
         sharpness=float(np.median(peak) * 200 / max(median_step, 1.0)),
+        ramp=_ramp(pts, normal, band, flat),
     )
+
+
+def _ramp(pts: np.ndarray, normal: np.ndarray, band: float, flat: Image) -> float:
+    """Return how far the level goes on rising inward past a side, per unit of its step."""
+    level = [_sample(flat, pts + normal * k * band).mean(axis=-1) for k in (-4, -1, 1, 4)]
+    outer, out, inside, inner = (float(np.median(v)) for v in level)
+    step = inside - out
+    if abs(step) < 1.0:
+        return 0.0
+    # A page's edge is a step between two flats; a glare spot's halo or a shaded patch
+    # of desk goes on brightening towards its middle and darkening away from it.
+    return ((inner - inside) + (out - outer)) / step
 
 
 def _sides(quad: Corners, grad: Image, flat: Image) -> tuple[list[SideEvidence], int]:
@@ -297,6 +315,9 @@ def _score(quad: Corners, views: Views, config: DetectConfig) -> float | None:
         return None
     if not all(_side_is_edge(side, config, strong=on_border > 0) for side in sides):
         # A page cut by the frame shows fewer sides, so each must be unmistakable.
+        return None
+    if sides and min(side.ramp for side in sides) > config.max_ramp:
+        # Every side a ramp, not a step: a glare spot or a bright patch of desk.
         return None
     if _saturation(quad, views.saturation) > config.max_saturation:
         return None

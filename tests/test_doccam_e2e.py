@@ -188,7 +188,7 @@ async def test_stills_from_a_booth_arrive_intact_in_the_console_and_auto_capture
         # The expert asks for a still: it arrives, intact, and its page is the true page.
         before = len(await console_stills(page))
         started = time.perf_counter()
-        await page.get_by_test_id("doccam-capture").click()
+        await page.keyboard.press("Alt+KeyP")  # as the "Take picture" button does
         await until(
             page,
             f"document.querySelectorAll('[data-testid=doccam-still]').length > {before}",

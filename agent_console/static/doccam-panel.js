@@ -132,8 +132,8 @@ function stopCapturing() {
   renderControls();
 }
 
-/** Ask the document camera for a still now. */
-function takePicture() {
+/** Ask the document camera for a still now (a no-op while it is not in the call). */
+export function takePicture() {
   if (!receiver?.open || state.capturing) return;
   const requestId = receiver.capture({ bw: state.bw });
   if (!requestId) return;

@@ -3,6 +3,7 @@
 
 import { toggleCamera, toggleMute } from './call-view.js';
 import { focusChat } from './chat.js';
+import { takePicture } from './doccam-panel.js';
 import { $, element } from './dom.js';
 import { t } from './i18n.js';
 import { openInterpreter } from './interpreter.js';
@@ -19,6 +20,7 @@ const SHORTCUTS = [
   { code: 'KeyT', keys: 'Alt+T', label: 'shortcuts.transfer', run: openTransfer },
   { code: 'KeyI', keys: 'Alt+I', label: 'shortcuts.interpreter', run: openInterpreter },
   { code: 'KeyC', keys: 'Alt+C', label: 'shortcuts.chat', run: focusChat },
+  { code: 'KeyP', keys: 'Alt+P', label: 'shortcuts.picture', run: takePicture },
 ];
 
 /** Run the shortcut of an Alt (or Alt+Shift) key press, unless a dialog is open. */

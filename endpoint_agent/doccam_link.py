@@ -238,6 +238,7 @@ class DoccamLink:
             for participant_id in list(self._viewers):
                 self._schedule_repair(participant_id, 0, force=False)
             disconnected = asyncio.create_task(client.disconnected.wait())
+            getter: asyncio.Task[ServerMessage] | None = None
             try:
                 while not self.ended.is_set():
                     getter = asyncio.create_task(self._inbox.get())
@@ -245,11 +246,10 @@ class DoccamLink:
                         {getter, disconnected}, return_when=asyncio.FIRST_COMPLETED
                     )
                     if getter not in done:
-                        getter.cancel()
                         raise ConnectionError("the signaling link closed")
                     await self._handle(getter.result())
             finally:
-                disconnected.cancel()
+                await cancel_and_wait([t for t in (getter, disconnected) if t is not None])
         finally:
             if self._client is client:
                 self._client = None

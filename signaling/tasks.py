@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ def cancel_requested() -> bool:
 
 
 async def cancel_and_wait(
-    tasks: Iterable[asyncio.Task[None]], timeout: float = STOP_WAIT_S
+    tasks: Iterable[asyncio.Task[Any]], timeout: float = STOP_WAIT_S
 ) -> None:
     """Cancel tasks and wait for them at most ``timeout`` seconds, logging any that linger."""
     pending = list(tasks)

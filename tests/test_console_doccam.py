@@ -465,7 +465,11 @@ async def test_stills_arrive_verified_and_open_zoom_turn_and_download(
             page, first, "still-1", trigger="expert", request_id=capture["request_id"]
         )
         assert chunks >= 4
-        await until(page, "document.querySelectorAll('[data-testid=doccam-still]').length === 1")
+        await until(
+            page,
+            "document.querySelectorAll('[data-testid=doccam-still][data-complete=true]')"
+            ".length === 1",
+        )
         seen = await page.evaluate("window.__doccam.progressSeen")
         assert seen[-1] == 100 and any(0 < v < 100 for v in seen), seen
         assert seen == sorted(seen), seen
@@ -623,9 +627,18 @@ async def test_stills_arrive_verified_and_open_zoom_turn_and_download(
         ]
         assert empty.parts[0].data in pdf  # embedded as it came, not re-compressed
 
-        # The camera goes away in the middle of a still: it is lost, and the panel says so.
-        await send_still(page, page_still(11), "still-cut", limit=3)
-        await until(page, "document.getElementById('doccam-progress').value > 0")
+        # The page of a still is shown as soon as it is in, before the whole frame.
+        cut = page_still(11)
+        page_chunks = -(-len(cut.parts[0].data) // CHUNK)
+        await send_still(page, cut, "still-cut", limit=page_chunks)
+        early = page.locator("[data-testid=doccam-still][data-still-id='still-cut']")
+        await early.wait_for()
+        assert await early.get_attribute("data-complete") == "false"
+        assert await early.get_attribute("data-sha256-page") == cut.parts[0].sha256
+        assert await early.get_attribute("data-sha256-original") is None
+        assert t("en", "doccam.arriving") in await early.inner_text()
+        assert await early.get_attribute("data-number") == "4"
+        # The camera goes away before the rest: the still is lost, and the panel says so.
         await page.evaluate("window.__doccam.channel.close()")
         await page.get_by_test_id("doccam-error").wait_for()
         assert await text_of(page, "doccam-error") == t("en", "doccam.error.interrupted")

@@ -39,6 +39,7 @@ FPS = 4
 MOVING = 12  # frames (3 s) of the page sliding across, 60 px a frame
 STILL = 12  # frames (3 s) of the page lying still
 STEP_PX = 60
+STILLS = "document.querySelectorAll('[data-testid=doccam-still]')"
 STILL_LINE = re.compile(
     r"still (st-[0-9a-f]+) \((auto|expert)\) sent .*: corners (.*), sha256 (.*)$"
 )
@@ -189,12 +190,10 @@ async def test_stills_from_a_booth_arrive_intact_in_the_console_and_auto_capture
         before = len(await console_stills(page))
         started = time.perf_counter()
         await page.keyboard.press("Alt+KeyP")  # as the "Take picture" button does
-        await until(
-            page,
-            f"document.querySelectorAll('[data-testid=doccam-still]').length > {before}",
-            30_000,
-        )
-        print(f"requested still in the gallery after {time.perf_counter() - started:.2f} s")
+        # Its page is shown first, then the whole frame completes the still.
+        await until(page, f"{STILLS}.length > {before}", 30_000)
+        print(f"requested still's page in the gallery after {time.perf_counter() - started:.2f} s")
+        await until(page, f"[...{STILLS}].every((li) => li.dataset.complete === 'true')", 30_000)
         await eventually(
             lambda: any(s["trigger"] == "expert" for s in agent_stills(doccam_booth).values()),
             timeout=10,

@@ -5,7 +5,7 @@
 
 import { announce, $ } from './dom.js';
 import { DoccamReceiver } from './doccam.js';
-import { addStill, clearStills, renderGallery, wireGallery } from './gallery.js';
+import { addStill, clearStills, removeStill, renderGallery, wireGallery } from './gallery.js';
 import { t } from './i18n.js';
 import { closeViewer, renderViewer, wireViewer } from './page-viewer.js';
 
@@ -60,6 +60,13 @@ export function attachDoccamChannel(channel, participant = null) {
     renderProgress();
     renderError();
   });
+  // The page is shown as soon as it is in; the whole frame follows in the same still.
+  on('page', ({ still }) => {
+    const kept = addStill(still);
+    if (state.progress) state.progress.number = kept.number;
+    if (state.capturing && still.requestId === state.capturing.requestId) stopCapturing();
+    renderDoccam();
+  });
   on('still', ({ still }) => {
     const kept = addStill(still);
     if (state.progress) state.progress.number = kept.number;
@@ -69,7 +76,8 @@ export function attachDoccamChannel(channel, participant = null) {
     renderDoccam();
     announce(t('doccam.received', { n: kept.number }));
   });
-  on('dropped', ({ reason }) => {
+  on('dropped', ({ stillId, reason }) => {
+    removeStill(stillId); // its page may be on show already
     state.progress = null;
     showDoccamError(`doccam.error.${reason}`);
   });

@@ -7,6 +7,7 @@
 //   hello   {hello}                    the camera's resolution and its auto-capture settings
 //   status  {status}                   feedback, steady, corners (0–1 of the frame)
 //   progress {stillId, received, total}
+//   page    {still}                    the page of a still, verified, before the whole frame
 //   still   {still}                    a verified still: its facts and its parts' bytes
 //   dropped {stillId, reason}          reason: checksum | interrupted | malformed
 //   failed  {requestId, code, message} the camera could not take a requested still
@@ -192,7 +193,10 @@ export class DoccamReceiver extends EventTarget {
       part.data.set(chunk.subarray(at, at + take), part.filled);
       part.filled += take;
       at += take;
-      if (part.filled === part.bytes) pending.index += 1;
+      if (part.filled === part.bytes) {
+        pending.index += 1;
+        if (part.name === 'page' && pending.index < pending.parts.length) this._earlyPage(pending, part);
+      }
     }
     pending.received += chunk.length;
     dispatch(this, 'progress', { stillId: pending.message.still_id, received: pending.received, total: pending.total });
@@ -202,6 +206,14 @@ export class DoccamReceiver extends EventTarget {
     }
   }
 
+  /** Hand on the page as soon as it is in and checked: the expert reads it meanwhile. */
+  _earlyPage(pending, part) {
+    sha256Hex(part.data).then((sum) => {
+      if (this._closed || sum !== part.sha256) return; // the whole still's check says so
+      dispatch(this, 'page', { still: stillOf(pending.message, [part]) });
+    }).catch((error) => console.error('doccam: checking a page', error));
+  }
+
   async _verify({ message, parts }) {
     const sums = await Promise.all(parts.map((part) => sha256Hex(part.data)));
     if (this._closed) return;
@@ -209,19 +221,23 @@ export class DoccamReceiver extends EventTarget {
       dispatch(this, 'dropped', { stillId: message.still_id, reason: 'checksum' });
       return;
     }
-    const still = {
-      id: message.still_id,
-      trigger: message.trigger === 'auto' ? 'auto' : 'expert',
-      requestId: message.request_id ?? null,
-      capturedAt: Number(message.captured_at) || Date.now() / 1000,
-      width: message.width,
-      height: message.height,
-      corners: message.corners ?? null,
-      quality: message.quality ?? null,
-      parts: Object.fromEntries(parts.map((p) => [p.name, {
-        name: p.name, mime: p.mime, width: p.width, height: p.height, sha256: p.sha256, data: p.data,
-      }])),
-    };
-    dispatch(this, 'still', { still });
+    dispatch(this, 'still', { still: stillOf(message, parts) });
   }
+}
+
+/** The still as the console keeps it: its facts and the parts received so far. */
+function stillOf(message, parts) {
+  return {
+    id: message.still_id,
+    trigger: message.trigger === 'auto' ? 'auto' : 'expert',
+    requestId: message.request_id ?? null,
+    capturedAt: Number(message.captured_at) || Date.now() / 1000,
+    width: message.width,
+    height: message.height,
+    corners: message.corners ?? null,
+    quality: message.quality ?? null,
+    parts: Object.fromEntries(parts.map((p) => [p.name, {
+      name: p.name, mime: p.mime, width: p.width, height: p.height, sha256: p.sha256, data: p.data,
+    }])),
+  };
 }

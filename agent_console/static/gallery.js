@@ -5,7 +5,7 @@
 import { $, element } from './dom.js';
 import { timeOfDay } from './format.js';
 import { t } from './i18n.js';
-import { openViewer } from './page-viewer.js';
+import { openViewer, refreshViewer } from './page-viewer.js';
 import { embeddable, pdfFromJpegs } from './pdf.js';
 import { download, rotatedJpeg } from './raster.js';
 
@@ -30,17 +30,35 @@ export function mainPart(still) {
   return still.parts.page ?? still.parts.original;
 }
 
-/** Keep a verified still from the receiver (doccam.js); return the gallery's still. */
+/** Keep a received part in memory as a Blob with its URL. */
+function keptPart(part) {
+  const blob = new Blob([part.data], { type: part.mime });
+  return {
+    mime: part.mime, width: part.width, height: part.height, sha256: part.sha256, blob, url: URL.createObjectURL(blob),
+  };
+}
+
+/** Tell whether every part of a still is in (the page comes first, the whole frame after). */
+export function complete(still) {
+  return Boolean(still.parts.original);
+}
+
+/** Keep a verified still, or its page ahead of the rest, from the receiver (doccam.js);
+ * return the gallery's still. */
 export function addStill(received) {
-  if (stillById(received.id)) return stillById(received.id); // sent twice: keep the first
+  const known = stillById(received.id);
+  if (known) {
+    const missing = Object.keys(received.parts).filter((name) => !known.parts[name]);
+    for (const name of missing) known.parts[name] = keptPart(received.parts[name]);
+    if (missing.length) {
+      renderGallery();
+      refreshViewer(known);
+    }
+    return known;
+  }
   numbered += 1;
   const parts = {};
-  for (const [name, part] of Object.entries(received.parts)) {
-    const blob = new Blob([part.data], { type: part.mime });
-    parts[name] = {
-      mime: part.mime, width: part.width, height: part.height, sha256: part.sha256, blob, url: URL.createObjectURL(blob),
-    };
-  }
+  for (const [name, part] of Object.entries(received.parts)) parts[name] = keptPart(part);
   const still = {
     id: received.id,
     number: numbered,
@@ -53,6 +71,18 @@ export function addStill(received) {
   stills.push(still);
   renderGallery();
   return still;
+}
+
+/** Forget one still (the rest of it never came, or failed its check). */
+export function removeStill(id) {
+  const at = stills.findIndex((still) => still.id === id);
+  if (at < 0) return;
+  for (const part of Object.values(stills[at].parts)) URL.revokeObjectURL(part.url);
+  // Its number goes to the next still, so the numbers the expert sees stay 1, 2, 3…
+  if (stills[at].number === numbered) numbered -= 1;
+  stills.splice(at, 1);
+  selected.delete(id);
+  renderGallery();
 }
 
 /** Forget every still and free its memory (the call ended, or a new one starts). */
@@ -86,7 +116,6 @@ function makeItem(still) {
       'data-still-id': still.id,
       'data-trigger': still.trigger,
       'data-number': String(still.number),
-      'data-sha256-original': still.parts.original.sha256,
     },
   });
   if (still.parts.page) item.dataset.sha256Page = still.parts.page.sha256;
@@ -101,6 +130,7 @@ function makeItem(still) {
     element('span', { className: 'small still-facts' }),
   );
   if (!still.parts.page) meta.append(element('span', { className: 'small muted still-no-page' }));
+  meta.append(element('span', { className: 'small muted still-arriving' }));
   open.append(frame, meta);
   open.addEventListener('click', () => openViewer(still));
 
@@ -123,6 +153,11 @@ function fillItem(item, still) {
   item.querySelector('.still-open').title = t('doccam.open_still', { n: still.number });
   item.querySelector('.still-name').textContent = t('doccam.still_name', { n: still.number });
   item.querySelector('.still-facts').textContent = stillFacts(still);
+  item.dataset.complete = String(complete(still));
+  if (still.parts.original) item.dataset.sha256Original = still.parts.original.sha256;
+  const arriving = item.querySelector('.still-arriving');
+  arriving.hidden = complete(still);
+  arriving.textContent = complete(still) ? '' : t('doccam.arriving');
   const noPage = item.querySelector('.still-no-page');
   if (noPage) noPage.textContent = t('doccam.no_page_short');
   item.querySelector('.still-select-label').textContent = t('doccam.select_still', { n: still.number });

@@ -44,13 +44,26 @@ export function openViewer(shown) {
   $('doccam-viewer-page-pane').hidden = !hasPage;
   if (hasPage) $('doccam-viewer-page').src = still.parts.page.url;
   else $('doccam-viewer-page').removeAttribute('src');
-  $('doccam-viewer-original').src = still.parts.original.url;
+  showOriginal();
   $('doccam-viewer-panes').dataset.layout = hasPage ? 'both' : 'original';
   $('doccam-viewer-note').hidden = hasPage;
   $('doccam-viewer-error').textContent = '';
   renderViewer();
   openDialog($('doccam-viewer'));
   applyView();
+}
+
+/** Show the whole frame beside the page, or leave its pane out until it has arrived. */
+function showOriginal() {
+  const original = still.parts.original;
+  $('doccam-viewer-original-pane').hidden = !original;
+  if (original) $('doccam-viewer-original').src = original.url;
+  else $('doccam-viewer-original').removeAttribute('src');
+}
+
+/** The rest of a still arrived: show it if the viewer has that still open. */
+export function refreshViewer(arrived) {
+  if (still && still.id === arrived.id) showOriginal();
 }
 
 /** Close the viewer (the call ended). */

@@ -179,8 +179,13 @@ class DoccamService:
             "steady": round(self._auto.progress(time.monotonic()), 2) if live else 0.0,
             "corners": self._look.corners if live and self._look else None,
             "last_still": self.last_still,
-            "expert_connected": bool(self.link and self.link.expert_watching),
+            "expert_connected": self._expert_watching(),
+            # Whether a good page held still will be captured (the booth's countdown).
+            "auto_capture": self.auto_capture and self._expert_watching(),
         }
+
+    def _expert_watching(self) -> bool:
+        return bool(self.link and self.link.expert_watching)
 
     def _hello(self) -> dict[str, Any]:
         source = self.camera.status.source if self.camera else None
@@ -239,7 +244,7 @@ class DoccamService:
     async def _report(self, link: DoccamLink) -> None:
         """Tell the console what the booth tells the citizen, when it changed."""
         status = self.status()
-        sent = {k: status[k] for k in ("feedback", "steady", "corners")}
+        sent = {k: status[k] for k in ("feedback", "steady", "corners")}  # the console's
         if sent != self._sent_status:
             self._sent_status = sent
             await link.send_status(sent)

@@ -309,7 +309,7 @@ class DoccamLink:
         pc = RTCPeerConnection(self._configuration())
         viewer = Viewer(participant_id, kind, pc)
         self._viewers[participant_id] = viewer
-        pc.addTrack(PreviewTrack(self._camera))
+        pc.addTransceiver(PreviewTrack(self._camera), direction="sendonly")
         channel = pc.createDataChannel("doccam", ordered=True)
         channel.bufferedAmountLowThreshold = HIGH_WATER_BYTES // 4
         viewer.channel = channel

@@ -153,6 +153,7 @@ async def test_the_doccam_joins_sends_preview_and_a_requested_12mp_still_intact(
             "corners": None,
             "last_still": None,
             "expert_connected": False,
+            "auto_capture": False,
         }
 
 

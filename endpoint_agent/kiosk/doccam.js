@@ -262,16 +262,22 @@ export class DocumentCamera {
 
   renderFeedback(code, status) {
     const feedback = this.el.feedback;
+    // "Hold it still" only when holding still will take a picture: auto-capture is on and
+    // an expert is there to receive it. Otherwise a good paper is simply said to be good.
+    const counting = code === 'ok' && status.auto_capture !== false;
+    const key = code === 'ok' && !counting ? 'doccam.feedback.ok_shown' : `doccam.feedback.${code}`;
     if (code === null) {
       if (feedback.textContent) feedback.textContent = '';
       delete feedback.dataset.feedback;
-    } else if (feedback.dataset.feedback !== code) {
+      delete feedback.dataset.sentence;
+    } else if (feedback.dataset.sentence !== key) {
       // Only a changed sentence is written: the live region speaks it once.
       feedback.dataset.feedback = code;
-      feedback.textContent = this.t(`doccam.feedback.${code}`);
+      feedback.dataset.sentence = key;
+      feedback.textContent = this.t(key);
     }
-    const steady = code === 'ok' ? Math.max(0, Math.min(1, Number(status.steady) || 0)) : 0;
-    this.el.steady.hidden = code !== 'ok';
+    const steady = counting ? Math.max(0, Math.min(1, Number(status.steady) || 0)) : 0;
+    this.el.steady.hidden = !counting;
     const percent = Math.round(steady * 100);
     if (this.el.steady.getAttribute('aria-valuenow') !== String(percent)) {
       this.el.steady.setAttribute('aria-valuenow', String(percent));

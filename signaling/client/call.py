@@ -84,6 +84,8 @@ class Call:
         # connection stops the tracks it sends, and the source must outlive it.
         self._relay = MediaRelay()
         self._ignored_offer: set[str] = set()
+        # Document cameras: this client shows no pictures, so it takes none of their offers.
+        self._doccams: set[str] = set()
         self.self_id: str | None = None
         self.peers: dict[str, RTCPeerConnection] = {}
         self.received: defaultdict[str, Received] = defaultdict(Received)
@@ -127,6 +129,7 @@ class Call:
             return
         if isinstance(message, SessionUpdate) and message.session.session_id == self.session_id:
             self.self_id = message.session.self_id or self.self_id
+            self._doccams = {p.id for p in message.session.participants if p.kind == "doccam"}
             for participant in message.session.participants:
                 if participant.id != self.self_id and participant.id not in self.peers:
                     if self._offers_to(participant.id) and participant.kind != "doccam":
@@ -138,7 +141,8 @@ class Call:
             elif message.event == "reconnected":
                 await self._repair(pid)
         elif isinstance(message, SignalRelay) and message.session_id == self.session_id:
-            await self._on_signal(message.from_, message.payload)
+            if message.from_ not in self._doccams:
+                await self._on_signal(message.from_, message.payload)
 
     async def _repair(self, participant_id: str) -> None:
         """Renegotiate with a participant unless media to it still flows.

@@ -142,15 +142,95 @@ def _masks(small: Image, gray: Image) -> Iterator[Image]:
 def _candidates(small: Image, gray: Image, config: DetectConfig) -> Iterator[Corners]:
     """Yield convex quadrilaterals fitted to the large outlines of every map."""
     min_area = config.min_area_share * gray.shape[0] * gray.shape[1]
-    for mask in _masks(small, gray):
+    min_arm = L_CORNER_ARM * max(gray.shape)
+    corners: list[LCorner] = []
+    for index, mask in enumerate(_masks(small, gray)):
         contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
         for contour in contours:
+            if index % MAPS_PER_SCALE == 0 and cv2.arcLength(contour, True) > 4 * min_arm:
+                corners += _l_corners(contour, min_arm, gray.shape)
             if cv2.contourArea(contour) < min_area:
                 continue
             box = order_corners(cv2.boxPoints(cv2.minAreaRect(contour)))
             for quad in (_fit_quad(cv2.convexHull(contour)), _fit_quad(contour), box):
                 if quad is not None:
                     yield quad
+    yield from _quads_of_corners(corners[:MAX_L_CORNERS])
+
+
+# _masks yields this many maps per closing size, the edge map first.
+MAPS_PER_SCALE = 4
+# A page corner's sides, as fragments of an edge map, are at least this long (share of
+# the long side), and at most this many corners are paired.
+L_CORNER_ARM = 0.06
+MAX_L_CORNERS = 40
+
+
+@dataclass(frozen=True)
+class LCorner:
+    """A corner seen in an edge map: its apex and the unit directions of its two arms."""
+
+    apex: np.ndarray
+    arm1: np.ndarray
+    arm2: np.ndarray
+
+
+def _l_corners(contour: np.ndarray, min_arm: float, shape: tuple[int, ...]) -> list[LCorner]:
+    """Return the near-square corners where two long straight runs of an edge fragment meet."""
+    poly = cv2.approxPolyDP(contour, 2.0, True).reshape(-1, 2).astype(np.float64)
+    n = len(poly)
+    runs = [(poly[i], poly[(i + 1) % n]) for i in range(n)]
+    long_runs = [run for run in runs if np.linalg.norm(run[1] - run[0]) >= min_arm]
+    found = []
+    for (p0, p1), (q0, q1) in zip(long_runs, long_runs[1:] + long_runs[:1], strict=True):
+        # A corner may be cut off by a short chamfer (or a touching dot): allow a gap.
+        if np.linalg.norm(q0 - p1) > min_arm / 3:
+            continue
+        u, v = (p0 - p1) / np.linalg.norm(p0 - p1), (q1 - q0) / np.linalg.norm(q1 - q0)
+        if abs(float(np.dot(u, v))) >= 0.5:  # not 60-120 degrees
+            continue
+        apex = _meet(p1, u, q0, v)
+        if apex is not None and not _at_border(apex, shape[1], shape[0]):
+            found.append(LCorner(apex, u, v))
+    return found
+
+
+def _quads_of_corners(corners: list[LCorner]) -> Iterator[Corners]:
+    """Yield the quadrilaterals that two opposite corners span (a page whose sides are broken)."""
+    # A cast shadow across a page can break every outline of it, leaving two corners
+    # whose arms still run along the page's four sides.
+    for a, c in itertools.combinations(corners, 2):
+        diag = c.apex - a.apex
+        if np.linalg.norm(diag) < 1e-6:
+            continue
+        # Opposite corners: c lies between a's arms and a between c's, arms antiparallel.
+        if not (_between(diag, a.arm1, a.arm2) and _between(-diag, c.arm1, c.arm2)):
+            continue
+        for c1, c2 in ((c.arm1, c.arm2), (c.arm2, c.arm1)):
+            if np.dot(a.arm1, c1) < -0.97 and np.dot(a.arm2, c2) < -0.97:
+                b = _meet(a.apex, a.arm1, c.apex, c2)
+                d = _meet(a.apex, a.arm2, c.apex, c1)
+                if b is not None and d is not None:
+                    yield order_corners(np.array([a.apex, b, c.apex, d]))
+
+
+def _between(d: np.ndarray, u: np.ndarray, v: np.ndarray) -> bool:
+    """Say whether direction d points into the angle spanned by unit vectors u and v."""
+    return bool(_cross(u, d) * _cross(u, v) > 0 and _cross(v, d) * _cross(v, u) > 0)
+
+
+def _cross(p: np.ndarray, q: np.ndarray) -> float:
+    """Return the z component of the cross product of two plane vectors."""
+    return float(p[0] * q[1] - p[1] * q[0])
+
+
+def _meet(p: np.ndarray, u: np.ndarray, q: np.ndarray, v: np.ndarray) -> np.ndarray | None:
+    """Return where the lines p + s*u and q + t*v cross, or None if they are parallel."""
+    matrix = np.array([u, -v]).T
+    if abs(np.linalg.det(matrix)) < 1e-6:
+        return None
+    s = np.linalg.solve(matrix, q - p)
+    return np.asarray(p + s[0] * u, np.float64)
 
 
 def _fit_quad(contour: np.ndarray) -> Corners | None:

@@ -32,6 +32,8 @@ class DetectConfig:
     min_edge_support: float = 0.55
     # Found pages measure <= 0.2 (generated frames); glare spots on a desk 0.7 and more.
     max_ramp: float = 0.4
+    # Found pages show at most 2 swings along any side; outlines through gingham 5-7.
+    max_swings: int = 3
     min_score: float = 0.1
     refine: bool = True
 
@@ -268,6 +270,9 @@ class SideEvidence:
     # How much the brightness keeps changing past the edge, on both sides, per unit of
     # step: ~0 for paper (a step between two flats), ~1 for the halo of a glare spot.
     ramp: float = 0.0
+    # How often the level just inside the side swings back and forth along it: paper is
+    # even (0-2: a shadow, a photo), a band of gingham or print alternates.
+    swings: int = 0
 
 
 def _side_evidence(
@@ -291,7 +296,35 @@ def _side_evidence(
         step=median_step,
         sharpness=float(np.median(peak) * 200 / max(median_step, 1.0)),
         ramp=_ramp(pts, normal, band, flat),
+        swings=_swings(a, b, normal, band, flat),
     )
+
+
+def _swings(a: np.ndarray, b: np.ndarray, normal: np.ndarray, band: float, flat: Image) -> int:
+    """Count the swings of the level along the band just inside side a-b (2 px steps)."""
+    count = max(40, int(np.linalg.norm(b - a) / 2))
+    pts = a + np.outer(np.linspace(0.1, 0.9, count), b - a) + normal * band
+    level = _sample(flat, pts)
+    level = level.mean(axis=1) if level.ndim == 2 else level
+    middle = float(np.median(level))
+    # Hysteresis: a swing is a change from clearly above the median to clearly below.
+    state, swings = 0, 0
+    for value in level:
+        side = (
+            1
+            if value > middle + SWING_LEVELS / 2
+            else -1
+            if value < middle - SWING_LEVELS / 2
+            else 0
+        )
+        if side and side != state:
+            swings += state != 0
+            state = side
+    return swings
+
+
+# The level change (0-255) that counts as a swing along a side.
+SWING_LEVELS = 12.0
 
 
 def _ramp(pts: np.ndarray, normal: np.ndarray, band: float, flat: Image) -> float:
@@ -398,6 +431,10 @@ def _score(quad: Corners, views: Views, config: DetectConfig) -> float | None:
         return None
     if not all(_side_is_edge(side, config, strong=on_border > 0) for side in sides):
         # A page cut by the frame shows fewer sides, so each must be unmistakable.
+        return None
+    if any(side.swings > config.max_swings for side in sides):
+        # A side with a pattern just inside it runs through desk print (a gingham's
+        # checks around the page), not along the page's edge.
         return None
     if sides and min(side.ramp for side in sides) > config.max_ramp:
         # Every side a ramp, not a step: a glare spot or a bright patch of desk.

@@ -72,8 +72,10 @@ def find_quad(small: Image, config: DetectConfig = DEFAULT) -> Corners | None:
         if _seen(quad, snapped, 1):
             continue
         score = _score(quad, views, config)
+        # The shape test is the dearest: run it only on a candidate that would win.
         if score is not None and (best is None or score > best[0]):
-            best = (score, quad)
+            if _shape_is_paper(quad, views, config):
+                best = (score, quad)
     return None if best is None or best[0] < config.min_score else best[1]
 
 
@@ -267,12 +269,6 @@ class SideEvidence:
     support: float
     step: float
     sharpness: float
-    # How much the brightness keeps changing past the edge, on both sides, per unit of
-    # step: ~0 for paper (a step between two flats), ~1 for the halo of a glare spot.
-    ramp: float = 0.0
-    # How often the level just inside the side swings back and forth along it: paper is
-    # even (0-2: a shadow, a photo), a band of gingham or print alternates.
-    swings: int = 0
 
 
 def _side_evidence(
@@ -295,9 +291,30 @@ def _side_evidence(
         support=float((peak > 0.1).mean()),
         step=median_step,
         sharpness=float(np.median(peak) * 200 / max(median_step, 1.0)),
-        ramp=_ramp(pts, normal, band, flat),
-        swings=_swings(a, b, normal, band, flat),
     )
+
+
+@dataclass(frozen=True)
+class SideShape:
+    """How the level runs across and along one side (measured only for sides that pass)."""
+
+    # How much the level keeps changing past the edge, on both sides, per unit of step:
+    # ~0 for paper (a step between two flats), ~1 and more for a glare spot's halo.
+    ramp: float
+    # How often the level just inside the side swings back and forth along it: paper is
+    # even (0-2: a shadow, a photo), a band of gingham checks alternates.
+    swings: int
+
+
+def _side_shape(a: np.ndarray, b: np.ndarray, centre: np.ndarray, flat: Image) -> SideShape:
+    """Measure the ramp across side a-b and the swings along its inner band."""
+    h, w = flat.shape[:2]
+    pts = a + np.outer(np.linspace(0.1, 0.9, 40), b - a)
+    normal = np.array([a[1] - b[1], b[0] - a[0]]) / (np.linalg.norm(b - a) + 1e-9)
+    if np.dot(centre - (a + b) / 2, normal) < 0:
+        normal = -normal
+    band = 0.012 * max(h, w)
+    return SideShape(_ramp(pts, normal, band, flat), _swings(a, b, normal, band, flat))
 
 
 def _swings(a: np.ndarray, b: np.ndarray, normal: np.ndarray, band: float, flat: Image) -> int:
@@ -332,10 +349,12 @@ def _ramp(pts: np.ndarray, normal: np.ndarray, band: float, flat: Image) -> floa
     level = [_sample(flat, pts + normal * k * band).mean(axis=-1) for k in (-4, -1, 1, 4)]
     outer, out, inside, inner = (float(np.median(v)) for v in level)
     step = inside - out
-    if abs(step) < 1.0:
+    if step < 1.0:
+        # Only a bright patch can be a glare spot; a page darker than its desk (a tinted
+        # card on a white cloth, with a photo inside) may well darken inwards.
         return 0.0
-    # A page's edge is a step between two flats; a glare spot's halo or a shaded patch
-    # of desk goes on brightening towards its middle and darkening away from it.
+    # A page's edge is a step between two flats; a glare spot's halo or a lit patch of
+    # desk goes on brightening towards its middle and darkening away from it.
     return ((inner - inside) + (out - outer)) / step
 
 
@@ -419,6 +438,23 @@ def _saturation(quad: Corners, saturation: Image) -> float:
     return float(np.median(saturation[inner > 0])) if inner.any() else 255.0
 
 
+def _shape_is_paper(quad: Corners, views: Views, config: DetectConfig) -> bool:
+    """Say whether the level across and along the sides is a page's, not glare's or print's."""
+    h, w = views.grad.shape
+    centre = quad.mean(axis=0)
+    shapes = [
+        _side_shape(quad[i], quad[(i + 1) % 4], centre, views.flat)
+        for i in range(4)
+        if not _on_border(quad[i], quad[(i + 1) % 4], w, h)
+    ]
+    if any(shape.swings > config.max_swings for shape in shapes):
+        # A side with a pattern just inside it runs through desk print (a gingham's
+        # checks around the page), not along the page's edge.
+        return False
+    # Every side a ramp, not a step: a glare spot or a bright patch of desk.
+    return not shapes or min(shape.ramp for shape in shapes) <= config.max_ramp
+
+
 def _score(quad: Corners, views: Views, config: DetectConfig) -> float | None:
     """Return a candidate's score (bigger is better), or None when it cannot be a page."""
     h, w = views.grad.shape
@@ -431,13 +467,6 @@ def _score(quad: Corners, views: Views, config: DetectConfig) -> float | None:
         return None
     if not all(_side_is_edge(side, config, strong=on_border > 0) for side in sides):
         # A page cut by the frame shows fewer sides, so each must be unmistakable.
-        return None
-    if any(side.swings > config.max_swings for side in sides):
-        # A side with a pattern just inside it runs through desk print (a gingham's
-        # checks around the page), not along the page's edge.
-        return None
-    if sides and min(side.ramp for side in sides) > config.max_ramp:
-        # Every side a ramp, not a step: a glare spot or a bright patch of desk.
         return None
     if _saturation(quad, views.saturation) > config.max_saturation:
         return None

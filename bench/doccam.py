@@ -163,6 +163,27 @@ def run_one(scene: Scene, size: str, ours: Tally, baseline: Tally) -> None:
     ours.times[size]["detect_wall"].append((time.perf_counter() - start) * 1000)
 
 
+# The booth's live look runs on frames scaled to 1280 px; a 1080p camera gives 1920 px.
+LIVE_SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
+
+
+def live_empty(first_seed: int, count: int) -> Json:
+    """Return the false detections on empty desks at the live look's sizes (ours only)."""
+    found: dict[str, list[int]] = {}
+    for name, size in LIVE_SIZES.items():
+        found[name] = [
+            seed
+            for seed in range(first_seed, first_seed + count)
+            if detect_document(make_scene(seed, size, SceneSpec(document=False)).image) is not None
+        ]
+        print(f"doccam bench: empty desks at {name} done", file=sys.stderr)
+    return {
+        "seeds": [first_seed, first_seed + count - 1],
+        "false_detections": {name: len(seeds) for name, seeds in found.items()},
+        "false_seeds": found,
+    }
+
+
 def ratio(a: float | None, b: float | None) -> float | None:
     """Return a / b, or None when either is missing or b is 0."""
     return None if a is None or b is None or b == 0 else round(a / b, 4)
@@ -212,8 +233,14 @@ def run(params: argparse.Namespace) -> Json:
             "empty_4k": params.empty,
             "empty_12mp": max(1, params.empty // 2),
             "correct_within_pct": CORRECT_PCT,
+            "live_empty": params.live_empty,
         },
         "errors": [],
+        **(
+            {"live_empty": live_empty(params.live_seed, params.live_empty)}
+            if params.live_empty
+            else {}
+        ),
     }
 
 
@@ -229,6 +256,10 @@ def human(report: Json) -> str:
     for size, stages in report["results"]["cpu_ms"].items():
         figures = "  ".join(f"{k} {v['mean']:.1f}" for k, v in stages.items())
         lines.append(f"{size:5} ms (mean): {figures}")
+    if "live_empty" in report:
+        live = report["live_empty"]
+        counts = "  ".join(f"{k} {v}" for k, v in live["false_detections"].items())
+        lines.append(f"false pages on empty desks (seeds {live['seeds']}): {counts}")
     return "\n".join(lines)
 
 
@@ -240,6 +271,13 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, bool]:
     parser.add_argument("--documents", type=int, default=None, help="4K document frames (60)")
     parser.add_argument("--empty", type=int, default=None, help="4K empty-desk frames (16)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--live-empty",
+        type=int,
+        default=0,
+        help="also count false pages on this many empty desks at 1280x720 and 1920x1080 (0)",
+    )
+    parser.add_argument("--live-seed", type=int, default=540, help="their first seed (540)")
     args = parser.parse_args(list(argv))
     if args.documents is None:
         args.documents = 4 if args.quick else 60

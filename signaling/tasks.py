@@ -18,9 +18,7 @@ def cancel_requested() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-async def cancel_and_wait(
-    tasks: Iterable[asyncio.Task[Any]], timeout: float = STOP_WAIT_S
-) -> None:
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], timeout: float = STOP_WAIT_S) -> None:
     """Cancel tasks and wait for them at most ``timeout`` seconds, logging any that linger."""
     pending = list(tasks)
     for task in pending:

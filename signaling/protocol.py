@@ -31,8 +31,10 @@ SessionState = Literal[
     "requested", "queued", "offered", "connecting", "active", "ended", "abandoned", "failed"
 ]
 ExpertStatus = Literal["available", "paused"]
-# What an expert's console shows: their choice, or the wrap-up the server holds them in.
-AvailabilityStatus = Literal["available", "paused", "wrap_up"]
+# What a console shows: the expert's choice, or the wrap-up the server holds them in; an
+# interpreter is busy while in a call.
+AvailabilityStatus = Literal["available", "paused", "wrap_up", "busy"]
+RequestIdOfInterpreter = Annotated[str, Field(pattern=r"^ir-[0-9a-f]{24}$")]
 
 
 class ErrorCode(enum.StrEnum):
@@ -174,7 +176,7 @@ class Skills(Message):
 
 
 class SetAvailability(Request):
-    """An expert goes available or pauses, optionally choosing this shift's skills."""
+    """An expert or interpreter goes available or pauses (experts may choose skills)."""
 
     type: Literal["set_availability"]
     status: ExpertStatus
@@ -274,6 +276,52 @@ class Transfer(Request):
     note: str | None = Field(default=None, max_length=500)
 
 
+class InterpreterRequest(Request):
+    """The expert or the booth asks for an interpreter to join the call."""
+
+    type: Literal["interpreter_request"]
+    session_id: SessionId
+    language: LanguageCode
+    modality: Modality
+
+
+class InterpreterCancel(Request):
+    """The expert or the booth withdraws the session's open interpreter request."""
+
+    type: Literal["interpreter_cancel"]
+    session_id: SessionId
+
+
+class InterpreterAccept(Request):
+    """An interpreter takes a request that rings at them."""
+
+    type: Literal["interpreter_accept"]
+    request_id: RequestIdOfInterpreter
+
+
+class InterpreterDecline(Request):
+    """An interpreter passes on a request that rings at them."""
+
+    type: Literal["interpreter_decline"]
+    request_id: RequestIdOfInterpreter
+
+
+class CaptionSend(Message):
+    """A speech-to-text interpreter's line: being typed, or finished."""
+
+    type: Literal["caption"]
+    session_id: SessionId
+    text: str = Field(max_length=500)
+    final: bool
+
+
+class DoccamShareRequest(Request):
+    """An interpreter asks the expert to show the document camera."""
+
+    type: Literal["doccam_share_request"]
+    session_id: SessionId
+
+
 ClientMessage = Annotated[
     Hello
     | Ping
@@ -293,7 +341,13 @@ ClientMessage = Annotated[
     | SessionLeave
     | DoccamJoin
     | DoccamShare
-    | Transfer,
+    | Transfer
+    | InterpreterRequest
+    | InterpreterCancel
+    | InterpreterAccept
+    | InterpreterDecline
+    | CaptionSend
+    | DoccamShareRequest,
     Field(discriminator="type"),
 ]
 
@@ -329,6 +383,22 @@ class Participant(Message):
     # What an expert or interpreter chose to show of themselves (a first name or a
     # title); None shows only the agency.
     display_name: str | None = None
+    # An interpreter's language and modality, so that screens can lay it out.
+    interpreting: InterpreterNeed | None = None
+
+
+class InterpreterRequestInfo(Message):
+    """A session's open interpreter request, as its members see it."""
+
+    request_id: str
+    language: str
+    modality: Modality
+    state: Literal["ringing", "unanswered"]
+    by: Literal["expert", "booth", "booking"]
+    waited_s: float
+    limit_s: float
+    widened: bool = False
+    rung: int = 0
 
 
 class SessionInfo(Message):
@@ -343,6 +413,7 @@ class SessionInfo(Message):
     interpreter: InterpreterNeed | None = None
     participants: list[Participant]
     self_id: ParticipantId | None = None
+    interpreter_request: InterpreterRequestInfo | None = None
     # The expert shows the document camera to the interpreters (sight translation).
     doccam_shared: bool = False
 
@@ -563,6 +634,54 @@ class SessionEnded(Message):
     reason: str
 
 
+class InterpreterOffer(Message):
+    """An interpreter request rings at an interpreter, who accepts or declines."""
+
+    type: Literal["interpreter_offer"] = "interpreter_offer"
+    request_id: str
+    session_id: SessionId
+    language: str
+    modality: Modality
+    session_language: str
+    agency: str
+    service: str
+    site: OfferSite
+    urgency: Literal["on_demand", "booked"]
+    waited_s: float
+    ring_timeout_s: float
+
+
+class InterpreterOfferWithdrawn(Message):
+    """A request no longer rings at this interpreter."""
+
+    type: Literal["interpreter_offer_withdrawn"] = "interpreter_offer_withdrawn"
+    request_id: str
+    reason: Literal["taken", "cancelled", "timeout", "declined"]
+
+
+class CaptionRelay(Message):
+    """A speech-to-text line from the session's interpreter."""
+
+    type: Literal["caption"] = "caption"
+    session_id: SessionId
+    from_: ParticipantId = Field(alias="from")
+    text: str
+    final: bool
+    at: float
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class DoccamShareRequested(Message):
+    """An interpreter asks the expert to show the document camera."""
+
+    type: Literal["doccam_share_requested"] = "doccam_share_requested"
+    session_id: SessionId
+    from_: ParticipantId = Field(alias="from")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
 class GoingAway(Message):
     """This node is shutting down: reconnect (to any node) and resume."""
 
@@ -599,6 +718,10 @@ ServerMessage = Annotated[
     | SignalRelay
     | ChatRelay
     | SessionEnded
+    | InterpreterOffer
+    | InterpreterOfferWithdrawn
+    | CaptionRelay
+    | DoccamShareRequested
     | GoingAway
     | Error,
     Field(discriminator="type"),

@@ -88,6 +88,26 @@ VALID: dict[str, dict[str, Any]] = {
     "session_leave": {"type": "session_leave", "id": "r10", "session_id": SESSION},
     "doccam_join": {"type": "doccam_join", "id": "r20", "session_id": SESSION},
     "doccam_share": {"type": "doccam_share", "id": "r21", "session_id": SESSION, "shared": True},
+    "interpreter_request": {
+        "type": "interpreter_request",
+        "id": "r22",
+        "session_id": SESSION,
+        "language": "fse",
+        "modality": "sign",
+    },
+    "interpreter_cancel": {"type": "interpreter_cancel", "id": "r23", "session_id": SESSION},
+    "interpreter_accept": {
+        "type": "interpreter_accept",
+        "id": "r24",
+        "request_id": "ir-0123456789abcdef01234567",
+    },
+    "interpreter_decline": {
+        "type": "interpreter_decline",
+        "id": "r25",
+        "request_id": "ir-0123456789abcdef01234567",
+    },
+    "caption": {"type": "caption", "session_id": SESSION, "text": "Hyvää päivää", "final": True},
+    "doccam_share_request": {"type": "doccam_share_request", "id": "r26", "session_id": SESSION},
     "transfer": {
         "type": "transfer",
         "id": "r11",
@@ -505,6 +525,10 @@ SERVER_TYPES = {
     "signal",
     "chat",
     "session_ended",
+    "interpreter_offer",
+    "interpreter_offer_withdrawn",
+    "caption",
+    "doccam_share_requested",
     "going_away",
     "error",
 }

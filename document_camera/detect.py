@@ -34,6 +34,9 @@ class DetectConfig:
     max_ramp: float = 0.4
     # Found pages show at most 2 swings along any side; outlines through gingham 5-7.
     max_swings: int = 3
+    # Found pages show no jumps along their sides' inner bands (generated frames); an
+    # outline that runs along a gingham's checks or a glare spot merged with them, 1-4.
+    max_jumps: int = 0
     min_score: float = 0.1
     refine: bool = True
 
@@ -73,9 +76,19 @@ def find_quad(small: Image, config: DetectConfig = DEFAULT) -> Corners | None:
             continue
         score = _score(quad, views, config)
         # The shape test is the dearest: run it only on a candidate that would win.
-        if score is not None and (best is None or score > best[0]):
-            if _shape_is_paper(quad, views, config):
-                best = (score, quad)
+        if score is None or (best is not None and score <= best[0]):
+            continue
+        if _shape_is_paper(quad, views, config):
+            best = (score, quad)
+            continue
+        # An outline that runs along desk print on one side may hold the page inside it.
+        for inner in _inner_outlines(quad, views, config):
+            inner = refine_corners(small, inner, search=6.0, strict=True)
+            inner_score = _score(inner, views, config)
+            if inner_score is None or (best is not None and inner_score <= best[0]):
+                continue
+            if _shape_is_paper(inner, views, config):
+                best = (inner_score, inner)
     return None if best is None or best[0] < config.min_score else best[1]
 
 
@@ -304,6 +317,9 @@ class SideShape:
     # How often the level just inside the side swings back and forth along it: paper is
     # even (0-2: a shadow, a photo), a band of gingham checks alternates.
     swings: int
+    # How often the level jumps along that band (by more than JUMP_LEVELS within 4 px):
+    # paper's level drifts with the light, a band of desk print changes at each check.
+    jumps: int
 
 
 def _side_shape(a: np.ndarray, b: np.ndarray, centre: np.ndarray, flat: Image) -> SideShape:
@@ -314,15 +330,33 @@ def _side_shape(a: np.ndarray, b: np.ndarray, centre: np.ndarray, flat: Image) -
     if np.dot(centre - (a + b) / 2, normal) < 0:
         normal = -normal
     band = 0.012 * max(h, w)
-    return SideShape(_ramp(pts, normal, band, flat), _swings(a, b, normal, band, flat))
+    level = _inner_level(a, b, normal, band, flat)
+    return SideShape(_ramp(pts, normal, band, flat), _swings(level), _jumps(level))
 
 
-def _swings(a: np.ndarray, b: np.ndarray, normal: np.ndarray, band: float, flat: Image) -> int:
-    """Count the swings of the level along the band just inside side a-b (2 px steps)."""
+def _inner_level(
+    a: np.ndarray, b: np.ndarray, normal: np.ndarray, band: float, flat: Image
+) -> Image:
+    """Return the level along the band just inside side a-b, sampled every 2 px."""
     count = max(40, int(np.linalg.norm(b - a) / 2))
     pts = a + np.outer(np.linspace(0.1, 0.9, count), b - a) + normal * band
     level = _sample(flat, pts)
-    level = level.mean(axis=1) if level.ndim == 2 else level
+    return level.mean(axis=1) if level.ndim == 2 else level
+
+
+def _jumps(level: Image) -> int:
+    """Count the places where the level along a band jumps by more than JUMP_LEVELS in 4 px."""
+    jumping = np.abs(level[2:] - level[:-2]) > JUMP_LEVELS
+    # A jump spans two or three samples: count each run once.
+    return int(jumping[0]) + int(np.count_nonzero(jumping[1:] & ~jumping[:-1]))
+
+
+# The level change (0-255) within 4 px that counts as a jump along a side's inner band.
+JUMP_LEVELS = 25.0
+
+
+def _swings(level: Image) -> int:
+    """Count the swings of the level along a side's inner band."""
     middle = float(np.median(level))
     # Hysteresis: a swing is a change from clearly above the median to clearly below.
     state, swings = 0, 0
@@ -447,12 +481,63 @@ def _shape_is_paper(quad: Corners, views: Views, config: DetectConfig) -> bool:
         for i in range(4)
         if not _on_border(quad[i], quad[(i + 1) % 4], w, h)
     ]
+    if sum(shape.jumps for shape in shapes) > config.max_jumps:
+        # Desk print along the sides (a check at each jump), not paper lit unevenly.
+        return False
     if any(shape.swings > config.max_swings for shape in shapes):
         # A side with a pattern just inside it runs through desk print (a gingham's
         # checks around the page), not along the page's edge.
         return False
     # Every side a ramp, not a step: a glare spot or a bright patch of desk.
     return not shapes or min(shape.ramp for shape in shapes) <= config.max_ramp
+
+
+def _inner_outlines(quad: Corners, views: Views, config: DetectConfig) -> Iterator[Corners]:
+    """Yield the outline with each jumping side moved inward onto the strongest edge there."""
+    h, w = views.grad.shape
+    centre = quad.mean(axis=0)
+    for i in range(4):
+        a, b = quad[i], quad[(i + 1) % 4]
+        if _on_border(a, b, w, h) or _side_shape(a, b, centre, views.flat).jumps == 0:
+            continue
+        inner = _inner_side(quad, i, views.grad, config)
+        if inner is not None:
+            yield inner
+
+
+def _inner_side(quad: Corners, i: int, grad: Image, config: DetectConfig) -> Corners | None:
+    """Return the quadrilateral with side i moved inward onto the best-supported edge line."""
+    a, b = quad[i], quad[(i + 1) % 4]
+    # The side's ends slide inward along the neighbouring sides, each end on its own, so
+    # the new side may turn a little against the old one.
+    to_a, to_b = quad[i - 1] - a, quad[(i + 2) % 4] - b
+    reach = 0.5 * min(np.linalg.norm(to_a), np.linalg.norm(to_b))
+    to_a, to_b = to_a / np.linalg.norm(to_a), to_b / np.linalg.norm(to_b)
+    # Start past the old edge's own blur.
+    steps = np.arange(INNER_FIRST_STEP, reach, 1.0)
+    sa, sb = (m.ravel() for m in np.meshgrid(steps, steps, indexing="ij"))
+    turn = np.abs(sa - sb) <= INNER_MAX_TURN * np.linalg.norm(b - a)
+    ends_a = a + sa[turn, None] * to_a
+    ends_b = b + sb[turn, None] * to_b
+    if not len(ends_a):
+        return None
+    t = np.linspace(0.1, 0.9, 40)[None, :, None]
+    pts = ends_a[:, None, :] + t * (ends_b - ends_a)[:, None, :]
+    level = _sample(grad, pts.reshape(-1, 2)).reshape(len(ends_a), -1)
+    # The most complete edge; among equally complete ones, the strongest.
+    support = (level > 0.1).mean(axis=1) + 0.01 * level.mean(axis=1)
+    best = int(support.argmax())
+    if support[best] < config.min_edge_support:
+        return None
+    moved = quad.copy()
+    moved[i], moved[(i + 1) % 4] = ends_a[best], ends_b[best]
+    return moved
+
+
+# An inner side starts this many pixels (of the small copy) inside the old one, and its
+# ends may differ in how far they moved by at most this share of its length.
+INNER_FIRST_STEP = 5.0
+INNER_MAX_TURN = 0.15
 
 
 def _score(quad: Corners, views: Views, config: DetectConfig) -> float | None:

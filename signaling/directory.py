@@ -38,7 +38,9 @@ __all__ = [
     "Directory",
     "ExpertRole",
     "IceSettings",
+    "InterpreterProvider",
     "InterpreterRole",
+    "InterpretingSettings",
     "Language",
     "LimitSettings",
     "LocalizedName",
@@ -219,6 +221,8 @@ class Agency(_Model):
     languages: list[_LanguageCode] = Field(min_length=1)
     hours: OpeningHours
     services: list[Service] = Field(min_length=1)
+    # The agency's priority list of interpreters (usernames): rung first for its calls.
+    preferred_interpreters: list[_Username] = []
 
     @model_validator(mode="after")
     def _check_services(self) -> Agency:
@@ -277,7 +281,17 @@ class InterpreterRole(_Model):
 
     languages: list[_LanguageCode] = Field(min_length=1)
     modalities: list[Modality] = Field(min_length=1)
-    provider: _Text
+    provider: _Id  # an id of [[interpreter_providers]]
+    # Working hours; None = rung at any time while available.
+    hours: OpeningHours | None = None
+
+
+class InterpreterProvider(_Model):
+    """An interpreting company or unit, and the agencies it has a contract with."""
+
+    id: _Id
+    name: _Text
+    agencies: list[str] = Field(min_length=1)
 
 
 class SupervisorRole(_Model):
@@ -361,6 +375,21 @@ class RoutingSettings(_Model):
     wrap_up_s: float = Field(default=30, ge=0, le=3600)
 
 
+class InterpretingSettings(_Model):
+    """Timers of on-demand interpreter requests (docs/protocol.md §5.3)."""
+
+    # The agency's preferred interpreters ring alone this long, then everyone eligible.
+    widen_after_s: float = Field(default=15, ge=0, le=600)
+    # One ring at one interpreter lasts this long; then that interpreter is skipped.
+    ring_timeout_s: _Positive = 30
+    # After this long without an accept, the booth and the expert are told plainly.
+    answer_limit_s: _Positive = 90
+    # Rings in a row that rang out before the interpreter is paused (an empty desk).
+    pause_after_missed_rings: int = Field(default=2, ge=1, le=20)
+    # Interpreters in one session at most (2 = team interpreting).
+    max_per_session: int = Field(default=2, ge=1, le=4)
+
+
 class LimitSettings(_Model):
     """Per-connection limits of the signalling server."""
 
@@ -432,7 +461,9 @@ class Directory(_Model):
     sites: list[Site]
     staff: list[StaffAccount]
     outcomes: list[Outcome] = Field(min_length=1)
+    interpreter_providers: list[InterpreterProvider] = []
     routing: RoutingSettings = RoutingSettings()
+    interpreting: InterpretingSettings = InterpretingSettings()
     limits: LimitSettings = LimitSettings()
     auth: AuthSettings
     ice: IceSettings = IceSettings()
@@ -441,6 +472,7 @@ class Directory(_Model):
     _sites: dict[str, Site] = PrivateAttr(default_factory=dict)
     _accounts: dict[str, StaffAccount] = PrivateAttr(default_factory=dict)
     _outcomes: dict[str, Outcome] = PrivateAttr(default_factory=dict)
+    _providers: dict[str, InterpreterProvider] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _check_references(self) -> Directory:
@@ -451,6 +483,14 @@ class Directory(_Model):
             "staff", "username", [account.username for account in self.staff], key="username"
         )
         agencies = {agency.id: agency for agency in self.agencies}
+        _check_unique(
+            "interpreter_providers", "provider id", [p.id for p in self.interpreter_providers]
+        )
+        providers = {provider.id: provider for provider in self.interpreter_providers}
+        for index, provider in enumerate(self.interpreter_providers):
+            _check_agency_refs(
+                agencies, provider.agencies, ("interpreter_providers", index, "agencies")
+            )
         for index, account in enumerate(self.staff):
             if account.expert is not None:
                 expert = account.expert
@@ -466,6 +506,20 @@ class Directory(_Model):
             if account.supervisor is not None:
                 loc = ("staff", index, "supervisor", "agencies")
                 _check_agency_refs(agencies, account.supervisor.agencies, loc)
+            if account.interpreter is not None and account.interpreter.provider not in providers:
+                raise _LocatedError(
+                    f"unknown interpreter provider {account.interpreter.provider!r}",
+                    ("staff", index, "interpreter", "provider"),
+                )
+        interpreters = {a.username for a in self.staff if a.interpreter is not None}
+        for index, agency in enumerate(self.agencies):
+            for position, username in enumerate(agency.preferred_interpreters):
+                if username not in interpreters:
+                    raise _LocatedError(
+                        f"{username!r} is not an interpreter account",
+                        ("agencies", index, "preferred_interpreters", position),
+                    )
+        self._providers = providers
         self._agencies = agencies
         self._sites = {site.id: site for site in self.sites}
         self._accounts = {account.username: account for account in self.staff}
@@ -487,6 +541,14 @@ class Directory(_Model):
     def outcome(self, outcome_id: str) -> Outcome | None:
         """Return the outcome with the given id, or None."""
         return self._outcomes.get(outcome_id)
+
+    def provider(self, provider_id: str) -> InterpreterProvider | None:
+        """Return the interpreter provider with the given id, or None."""
+        return self._providers.get(provider_id)
+
+    def interpreters(self) -> list[StaffAccount]:
+        """Return every account with an interpreter role, in file order."""
+        return [account for account in self.staff if account.interpreter is not None]
 
 
 def _check_unique(field: str, what: str, values: Sequence[str], key: str = "id") -> None:

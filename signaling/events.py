@@ -25,6 +25,9 @@ EventKind = Literal[
     "participant_reconnected",
     "session_ended",
     "feedback_given",
+    "interpreter_requested",
+    "interpreter_unanswered",
+    "interpreter_cancelled",
 ]
 
 
@@ -55,6 +58,10 @@ class Event(BaseModel):
     reason: str | None = None
     transfers: int = 0
     feedback: int | None = None
+    # Interpreter events and an interpreter's participant_joined: the need asked for, and
+    # (joined) seconds from the request to the join.
+    interpreting: InterpreterNeed | None = None
+    interpreter_wait_s: float | None = None
 
 
 def session_event(
@@ -65,6 +72,8 @@ def session_event(
     node: str,
     participant_kind: str | None = None,
     reason: str | None = None,
+    interpreting: InterpreterNeed | None = None,
+    interpreter_wait_s: float | None = None,
 ) -> Event:
     """Build the event for a session change (subjects and names are left out on purpose)."""
     return Event(
@@ -90,4 +99,6 @@ def session_event(
         reason=reason if reason is not None else session.end_reason,
         transfers=session.transfers,
         feedback=session.feedback,
+        interpreting=interpreting,
+        interpreter_wait_s=interpreter_wait_s,
     )

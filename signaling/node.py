@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType
 
+from interpreter_bridge.bridge import InterpreterBridge
+
 from .catalog import build_catalog
 from .connection import CLOSE_REPLACED, Connection
 from .directory import Directory
@@ -28,6 +30,8 @@ from .protocol import (
     CallCancel,
     CallQueued,
     CallRequest,
+    CaptionRelay,
+    CaptionSend,
     Catalog,
     CatalogAgency,
     CatalogRequest,
@@ -36,6 +40,8 @@ from .protocol import (
     ClientMessage,
     DoccamJoin,
     DoccamShare,
+    DoccamShareRequest,
+    DoccamShareRequested,
     Error,
     ErrorCode,
     Feedback,
@@ -43,6 +49,10 @@ from .protocol import (
     Hello,
     IceSignal,
     Identity,
+    InterpreterAccept,
+    InterpreterCancel,
+    InterpreterDecline,
+    InterpreterRequest,
     Message,
     OfferAccept,
     OfferDecline,
@@ -65,7 +75,7 @@ from .protocol import (
     parse_client_message,
     parse_ice_signal,
 )
-from .records import SessionRecord, queue_key
+from .records import Member, SessionRecord, queue_key
 from .routing import Router, RoutingError
 from .store import Store
 from .tasks import cancel_and_wait, cancel_requested
@@ -90,11 +100,14 @@ REQUIRED_ROLE: dict[str, str] = {
     "call_cancel": "booth",
     "feedback": "booth",
     "appointment_checkin": "booth",
-    "set_availability": "expert",
     "offer_accept": "expert",
     "offer_decline": "expert",
     "session_end": "expert",
     "transfer": "expert",
+    "interpreter_accept": "interpreter",
+    "interpreter_decline": "interpreter",
+    "caption": "interpreter",
+    "doccam_share_request": "interpreter",
 }
 
 
@@ -117,6 +130,7 @@ class Node:
         self.limits = directory.limits
         self.authority = Authority(directory, clock)
         self.router = Router(store, directory, self, node_id, clock)
+        self.bridge = InterpreterBridge(store, directory, self.router, self, clock)
         self.connections: dict[str, Connection] = {}
         self.accepting = True
         self.started_at = time.monotonic()
@@ -152,6 +166,12 @@ class Node:
             "doccam_join": self._on_doccam_join,
             "doccam_share": self._on_doccam_share,
             "transfer": self._on_transfer,
+            "interpreter_request": self._on_interpreter_request,
+            "interpreter_cancel": self._on_interpreter_cancel,
+            "interpreter_accept": self._on_interpreter_accept,
+            "interpreter_decline": self._on_interpreter_decline,
+            "caption": self._on_caption,
+            "doccam_share_request": self._on_doccam_share_request,
         }
 
     # --- lifecycle --------------------------------------------------------------------
@@ -429,7 +449,11 @@ class Node:
             conn.send(self.router.availability_of(expert, principal.subject))
             self._overview_due.add(principal.subject)
             self._wake_overview.set()
+        elif principal.has_role("interpreter"):
+            conn.send(await self.bridge.availability(principal.subject))
         await self._resend_offer(principal)
+        if principal.has_role("interpreter"):
+            await self.bridge.resend_rings(principal.subject)
 
     def _grants(self, principal: Principal) -> dict[str, dict[str, Any]]:
         """Return the principal's role scopes as the directory has them now."""
@@ -542,6 +566,21 @@ class Node:
 
     async def _on_set_availability(self, conn: Connection, message: SetAvailability) -> None:
         assert conn.principal is not None
+        if not conn.principal.has_role("expert"):
+            if not conn.principal.has_role("interpreter"):
+                raise RoutingError(
+                    ErrorCode.FORBIDDEN, "set_availability needs the expert role", "type"
+                )
+            if message.skills is not None:
+                raise RoutingError(
+                    ErrorCode.FORBIDDEN, "interpreters do not choose skills", "skills"
+                )
+            availability = await self.bridge.set_availability(
+                conn.principal, message.status, message.reason
+            )
+            conn.send(Ack(id=message.id))
+            conn.send(availability)
+            return
         record = await self.router.set_availability(
             conn.principal, message.status, message.reason, message.skills
         )
@@ -552,8 +591,10 @@ class Node:
 
     async def _on_offer_accept(self, conn: Connection, message: OfferAccept) -> None:
         assert conn.principal is not None
-        await self.router.accept(conn.principal, message.session_id)
+        record = await self.router.accept(conn.principal, message.session_id)
         conn.send(Ack(id=message.id))
+        # The interpreter the citizen chose at the booth is asked for once someone answers.
+        await self.bridge.request_for_booth(record)
 
     async def _on_offer_decline(self, conn: Connection, message: OfferDecline) -> None:
         assert conn.principal is not None
@@ -656,6 +697,64 @@ class Node:
         await self.router.transfer(conn.principal, message)
         conn.send(Ack(id=message.id))
 
+    async def _on_interpreter_request(self, conn: Connection, message: InterpreterRequest) -> None:
+        assert conn.principal is not None
+        await self.bridge.request(
+            conn.principal, message.session_id, message.language, message.modality
+        )
+        conn.send(Ack(id=message.id))
+
+    async def _on_interpreter_cancel(self, conn: Connection, message: InterpreterCancel) -> None:
+        assert conn.principal is not None
+        await self.bridge.cancel(conn.principal, message.session_id)
+        conn.send(Ack(id=message.id))
+
+    async def _on_interpreter_accept(self, conn: Connection, message: InterpreterAccept) -> None:
+        assert conn.principal is not None
+        await self.bridge.accept(conn.principal, message.request_id)
+        conn.send(Ack(id=message.id))
+
+    async def _on_interpreter_decline(self, conn: Connection, message: InterpreterDecline) -> None:
+        assert conn.principal is not None
+        await self.bridge.decline(conn.principal, message.request_id)
+        conn.send(Ack(id=message.id))
+
+    async def _interpreter_member(
+        self, conn: Connection, session_id: str
+    ) -> tuple[SessionRecord, Member]:
+        """Return a running session and the sender's membership in it as an interpreter."""
+        assert conn.principal is not None
+        record = await self.store.peek_session(session_id)
+        sender = self.router.member_of(record, conn.principal)
+        assert record is not None
+        if sender.kind != "interpreter":
+            raise RoutingError(ErrorCode.FORBIDDEN, "only the session's interpreter may", "type")
+        if record.finished:
+            raise RoutingError(ErrorCode.CONFLICT, "the session is over", "session_id")
+        return record, sender
+
+    async def _on_caption(self, conn: Connection, message: CaptionSend) -> None:
+        # Relayed as it is and kept nowhere: no log, no event (docs/protocol.md §5.3).
+        record, sender = await self._interpreter_member(conn, message.session_id)
+        relay = CaptionRelay(
+            session_id=record.session_id,
+            from_=sender.id,
+            text=message.text,
+            final=message.final,
+            at=self.clock(),
+        )
+        for member in record.members:
+            if member.id != sender.id and member.kind != "doccam":
+                await self.send(member.subject, relay)
+
+    async def _on_doccam_share_request(self, conn: Connection, message: DoccamShareRequest) -> None:
+        record, sender = await self._interpreter_member(conn, message.session_id)
+        asked = DoccamShareRequested(session_id=record.session_id, from_=sender.id)
+        for member in record.members:
+            if member.kind == "expert":
+                await self.send(member.subject, asked)
+        conn.send(Ack(id=message.id))
+
     # --- timers -----------------------------------------------------------------------
 
     async def _tick_loop(self) -> None:
@@ -676,6 +775,7 @@ class Node:
                     last_sweep = now
                     await self._sweep_lost()
                     await self.router.dispatch_all()
+                    await self.bridge.tick()
             except Exception:
                 if cancel_requested():
                     raise  # a library turned our cancel into its own error
@@ -690,6 +790,7 @@ class Node:
                 await self.store.touch_presence([subject], self.node_id, self.clock())
                 continue
             log.info("grace period over for %s", subject)
+            await self.bridge.subject_lost(subject)
             await self.router.subject_lost(subject)
 
     async def _status_loop(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -9,6 +10,8 @@ from pydantic import BaseModel, ConfigDict
 from .protocol import (
     ExpertStatus,
     InterpreterNeed,
+    InterpreterRequestInfo,
+    Modality,
     Participant,
     ParticipantKind,
     SessionInfo,
@@ -36,11 +39,46 @@ class Member(BaseModel):
     subject: str
     connected: bool = True
     display_name: str | None = None
+    interpreting: InterpreterNeed | None = None  # an interpreter's language and modality
 
     def public(self) -> Participant:
         """Return the member as other members see it."""
         return Participant(
-            id=self.id, kind=self.kind, connected=self.connected, display_name=self.display_name
+            id=self.id,
+            kind=self.kind,
+            connected=self.connected,
+            display_name=self.display_name,
+            interpreting=self.interpreting,
+        )
+
+
+class OpenInterpreterRequest(BaseModel):
+    """The session's open interpreter request, as members are shown it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str
+    language: str
+    modality: Modality
+    by: Literal["expert", "booth", "booking"]
+    started_at: float  # the request, or its last "try again"
+    limit_s: float
+    state: Literal["ringing", "unanswered"] = "ringing"
+    widened: bool = False
+    rung: int = 0
+
+    def info(self, now: float) -> InterpreterRequestInfo:
+        """Return the request as members see it, with the time waited until ``now``."""
+        return InterpreterRequestInfo(
+            request_id=self.request_id,
+            language=self.language,
+            modality=self.modality,
+            state=self.state,
+            by=self.by,
+            waited_s=round(max(0.0, now - self.started_at), 1),
+            limit_s=self.limit_s,
+            widened=self.widened,
+            rung=self.rung,
         )
 
 
@@ -75,6 +113,7 @@ class SessionRecord(Record):
     transfers: int = 0
     feedback: int | None = None  # the citizen's anonymous 1-5 answer
     doccam_shared: bool = False
+    interpreter_request: OpenInterpreterRequest | None = None
 
     @property
     def finished(self) -> bool:
@@ -96,9 +135,14 @@ class SessionRecord(Record):
         other = b if a.kind == "doccam" else a
         return other.kind == "expert" or (other.kind == "interpreter" and self.doccam_shared)
 
-    def info(self, subject: str | None = None) -> SessionInfo:
+    def interpreters(self) -> list[Member]:
+        """Return the interpreters in the session."""
+        return [m for m in self.members if m.kind == "interpreter"]
+
+    def info(self, subject: str | None = None, now: float | None = None) -> SessionInfo:
         """Return the session as members see it; ``subject`` is told its own id."""
         own = self.member(subject) if subject else None
+        request = self.interpreter_request
         return SessionInfo(
             session_id=self.session_id,
             state=self.state,
@@ -110,6 +154,9 @@ class SessionRecord(Record):
             participants=[m.public() for m in self.members],
             self_id=own.id if own else None,
             doccam_shared=self.doccam_shared,
+            interpreter_request=(
+                request.info(time.time() if now is None else now) if request else None
+            ),
         )
 
 

@@ -23,6 +23,7 @@ from .protocol import (
     CallRequest,
     ErrorCode,
     ExpertStatus,
+    InterpreterNeed,
     Message,
     Offer,
     OfferSite,
@@ -119,6 +120,16 @@ def new_participant_id() -> str:
     return "p-" + secrets.token_hex(6)
 
 
+class InterpretingHooks(Protocol):
+    """What routing tells the interpreter side when a call changes under it."""
+
+    async def withdraw(self, request_id: str) -> None:
+        """The call's open interpreter request is void (the call ended or was requeued)."""
+
+    async def release(self, subject: str, session_id: str) -> None:
+        """An interpreter is no longer in the call (left, lost, or the call ended)."""
+
+
 class Router:
     """Places calls in queues and offers them to experts."""
 
@@ -136,6 +147,7 @@ class Router:
         self.node_id = node_id
         self.clock = clock
         self.settings = directory.routing
+        self.interpreting: InterpretingHooks | None = None
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -146,6 +158,8 @@ class Router:
         *,
         participant_kind: str | None = None,
         reason: str | None = None,
+        interpreting: InterpreterNeed | None = None,
+        interpreter_wait_s: float | None = None,
     ) -> None:
         """Append a session event to the durable log."""
         event = session_event(
@@ -155,6 +169,8 @@ class Router:
             node=self.node_id,
             participant_kind=participant_kind,
             reason=reason,
+            interpreting=interpreting,
+            interpreter_wait_s=interpreter_wait_s,
         )
         await self.store.append_event(event.model_dump(mode="json"))
 
@@ -209,7 +225,8 @@ class Router:
         for member in record.members:
             if member.subject != skip:
                 await self.courier.send(
-                    member.subject, SessionUpdate(session=record.info(member.subject))
+                    member.subject,
+                    SessionUpdate(session=record.info(member.subject, self.clock())),
                 )
 
     async def announce(
@@ -941,6 +958,7 @@ class Router:
                 return False
             check_transition(record.session_id, record.state, "queued")
             removed[:] = [member]
+            withdrawn[:] = _take_interpreter_request(record)
             record.members.remove(member)
             record.state = "queued"
             record.priority = 0
@@ -949,9 +967,11 @@ class Router:
             record.passed[expert_subject] = self.clock() + self.settings.reoffer_cooldown_s
             return True
 
+        withdrawn: list[str] = []
         record = await self.update_session(session_id, change)
         if record is None:
             return
+        await self._withdraw_interpreter_requests(withdrawn)
         await self.store.remove_membership(expert_subject, session_id)
         await self.emit("participant_left", record, participant_kind="expert", reason=reason)
         await self.audit_member("session_left", expert_subject, record, "expert", reason)
@@ -983,6 +1003,8 @@ class Router:
         await self.audit_member("session_left", subject, record, removed[0].kind, reason)
         await self.announce(record, removed[0], "left")
         await self.broadcast(record)
+        if removed[0].kind == "interpreter" and self.interpreting is not None:
+            await self.interpreting.release(subject, session_id)
 
     async def transfer(self, expert: Principal, request: Transfer) -> SessionRecord:
         """Send a call to another queue; the booth goes to its front."""
@@ -999,6 +1021,7 @@ class Router:
                 )
             check_transition(record.session_id, record.state, "queued")
             removed[:] = [member]
+            withdrawn[:] = _take_interpreter_request(record)
             record.members.remove(member)
             record.state = "queued"
             record.priority = 0
@@ -1013,9 +1036,11 @@ class Router:
             record.passed = {}
             return True
 
+        withdrawn: list[str] = []
         record = await self.update_session(request.session_id, change)
         if record is None:
             raise RoutingError(ErrorCode.FORBIDDEN, "you are not in this session", "session_id")
+        await self._withdraw_interpreter_requests(withdrawn)
         await self.store.remove_membership(expert.subject, record.session_id)
         await self.emit("participant_left", record, participant_kind="expert", reason="transfer")
         await self.audit_member("session_left", expert.subject, record, "expert", "transfer")
@@ -1121,6 +1146,24 @@ class Router:
         for member in record.members:
             if member.kind == "expert":
                 await self._release_expert(member.subject, record.session_id, "available")
+        if self.interpreting is not None:
+            if record.interpreter_request is not None:
+                await self.interpreting.withdraw(record.interpreter_request.request_id)
+            for member in record.interpreters():
+                await self.interpreting.release(member.subject, record.session_id)
+
+    async def _withdraw_interpreter_requests(self, request_ids: list[str]) -> None:
+        """Tell the interpreter side that these requests went with the expert."""
+        if self.interpreting is not None:
+            for request_id in request_ids:
+                await self.interpreting.withdraw(request_id)
 
 
-__all__ = ["Courier", "Router", "RoutingError", "queue_score"]
+def _take_interpreter_request(record: SessionRecord) -> list[str]:
+    """Clear a session's open interpreter request (in memory) and return its id, if any."""
+    request = record.interpreter_request
+    record.interpreter_request = None
+    return [request.request_id] if request else []
+
+
+__all__ = ["Courier", "InterpretingHooks", "Router", "RoutingError", "queue_score"]

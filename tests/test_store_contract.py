@@ -165,6 +165,60 @@ async def test_expert_concurrent_saves_exactly_one_wins(store: Store) -> None:
     assert stored.session_id == winner.session_id
 
 
+# --- other records and indexes -----------------------------------------------------------
+
+
+async def test_record_create_save_stale_version_and_namespaces(store: Store) -> None:
+    assert await store.load_record("iv", "tulkki.ar", ExpertRecord) is None
+    record = make_expert("tulkki.ar")
+    assert await store.save_record("iv", "tulkki.ar", record)
+    assert record.version == 1
+    stale = make_expert("tulkki.ar")  # version 0: someone else's old copy
+    assert not await store.save_record("iv", "tulkki.ar", stale)
+    record.state = "busy"
+    assert await store.save_record("iv", "tulkki.ar", record)
+    loaded = await store.load_record("iv", "tulkki.ar", ExpertRecord)
+    assert loaded is not None and loaded.state == "busy" and loaded.version == 2
+    # Another kind with the same key is another record, and experts are apart too.
+    assert await store.load_record("ir", "tulkki.ar", ExpertRecord) is None
+    assert await store.load_expert("tulkki.ar") is None
+
+
+async def test_record_concurrent_saves_exactly_one_wins(store: Store) -> None:
+    assert await store.save_record("iv", "t1", make_expert("t1"))
+    copies = [await store.load_record("iv", "t1", ExpertRecord) for _ in range(COMPETITORS)]
+    for n, copy in enumerate(copies):
+        assert copy is not None
+        copy.session_id = f"s{n}"
+    results = await asyncio.gather(*(store.save_record("iv", "t1", c) for c in copies if c))
+    assert sum(results) == 1
+    stored = await store.load_record("iv", "t1", ExpertRecord)
+    assert stored is not None and stored.session_id == f"s{results.index(True)}"
+
+
+async def test_record_with_a_ttl_expires(store: Store) -> None:
+    record = make_expert("gone")
+    assert await store.save_record("ir", "gone", record, ttl_s=1)
+    assert await store.load_record("ir", "gone", ExpertRecord) is not None
+    deadline = asyncio.get_running_loop().time() + 5
+    while await store.load_record("ir", "gone", ExpertRecord) is not None:
+        assert asyncio.get_running_loop().time() < deadline, "the record did not expire"
+        await asyncio.sleep(0.1)
+
+
+async def test_index_orders_by_score_moves_and_removes(store: Store) -> None:
+    assert await store.index_members("open") == []
+    await store.index_add("open", "b", 2.0)
+    await store.index_add("open", "a", 1.0)
+    await store.index_add("open", "c", 3.0)
+    assert await store.index_members("open") == ["a", "b", "c"]
+    await store.index_add("open", "a", 4.0)
+    await store.index_remove("open", "b")
+    await store.index_remove("open", "missing")
+    assert await store.index_members("open") == ["c", "a"]
+    assert await store.index_members("other") == []
+
+
 # --- available experts ------------------------------------------------------------------
 
 
@@ -537,6 +591,8 @@ async def test_redis_every_key_has_a_hash_tag(redis_url: str) -> None:
         await store.mark_disconnected("alice", "n1", 2.0)
         await store.add_membership("bob", "s2")
         await store.append_event({"type": "x"})
+        assert await store.save_record("iv", "t1", make_expert("t1"))
+        await store.index_add("iv-available", "t1", 1.0)
         await store.subscribe(["n1"], Inbox().handler)
         await store.publish("n1", "payload")
         await store.load_session("s1")

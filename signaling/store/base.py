@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from ..records import ExpertRecord, SessionRecord
+from ..records import ExpertRecord, Record, SessionRecord
 
+R = TypeVar("R", bound=Record)
 Handler = Callable[[str], Awaitable[None]]
 EventLog = Literal["events", "audit"]
 
@@ -145,6 +146,30 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def memberships(self, subject: str) -> list[str]:
         """Return the sessions a subject belongs to."""
+
+    # --- other records and their indexes ---------------------------------------------
+    # Domains beside routing (interpreters, interpreter requests) keep versioned records
+    # and sorted indexes here, under a namespace ``kind``, with the same compare-and-set.
+
+    @abc.abstractmethod
+    async def load_record(self, kind: str, key: str, model: type[R]) -> R | None:
+        """Return the record stored under (kind, key), or None."""
+
+    @abc.abstractmethod
+    async def save_record(self, kind: str, key: str, record: Record, ttl_s: int = 0) -> bool:
+        """Compare-and-set a record; ``ttl_s`` > 0 lets it expire (a finished record)."""
+
+    @abc.abstractmethod
+    async def index_add(self, index: str, member: str, score: float) -> None:
+        """Add a member to a sorted index, or move it to a new score."""
+
+    @abc.abstractmethod
+    async def index_remove(self, index: str, member: str) -> None:
+        """Remove a member from a sorted index (nothing if absent)."""
+
+    @abc.abstractmethod
+    async def index_members(self, index: str) -> list[str]:
+        """Return an index's members by ascending score."""
 
     # --- booth fleet ----------------------------------------------------------------
 

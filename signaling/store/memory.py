@@ -77,6 +77,9 @@ class MemoryStore(Store):
         self._logs: dict[str, list[tuple[str, dict[str, Any]]]] = {"events": [], "audit": []}
         self._health: dict[str, str] = {}
         self._login_failures: dict[str, list[float]] = {}
+        self._records: dict[str, str] = {}
+        self._record_expiry = _SortedSet()
+        self._indexes: defaultdict[str, _SortedSet] = defaultdict(_SortedSet)
         self._subscribers: list[tuple[frozenset[str], Handler]] = []
         self._closed = False
 
@@ -131,6 +134,35 @@ class MemoryStore(Store):
 
     async def count_sessions_by_state(self) -> dict[str, int]:
         return {state: n for state, n in self._states.items() if n > 0}
+
+    async def load_record(self, kind: str, key: str, model: type[R]) -> R | None:
+        self._expire_records()
+        stored = self._records.get(f"{kind}:{key}")
+        return None if stored is None else model.model_validate_json(stored)
+
+    async def save_record(self, kind: str, key: str, record: Record, ttl_s: int = 0) -> bool:
+        name = f"{kind}:{key}"
+        if not self._cas(self._records, name, record):
+            return False
+        if ttl_s > 0:
+            self._record_expiry.add(name, time.monotonic() + ttl_s)
+        else:
+            self._record_expiry.remove(name)
+        return True
+
+    def _expire_records(self) -> None:
+        for name in self._record_expiry.up_to(time.monotonic()):
+            self._record_expiry.remove(name)
+            self._records.pop(name, None)
+
+    async def index_add(self, index: str, member: str, score: float) -> None:
+        self._indexes[index].add(member, score)
+
+    async def index_remove(self, index: str, member: str) -> None:
+        self._indexes[index].remove(member)
+
+    async def index_members(self, index: str) -> list[str]:
+        return self._indexes[index].members()
 
     async def load_expert(self, subject: str) -> ExpertRecord | None:
         stored = self._experts.get(subject)

@@ -134,6 +134,21 @@ class RedisStore(Store):
         counts = await self._redis.hgetall(_key("stats", "states"))
         return {_text(state): int(n) for state, n in counts.items() if int(n) > 0}
 
+    async def load_record(self, kind: str, key: str, model: type[R]) -> R | None:
+        return await self._load(_key(f"{kind}:{key}"), model)
+
+    async def save_record(self, kind: str, key: str, record: Record, ttl_s: int = 0) -> bool:
+        return await self._cas(_key(f"{kind}:{key}"), record, ttl_s)
+
+    async def index_add(self, index: str, member: str, score: float) -> None:
+        await self._redis.zadd(_key(f"ix:{index}"), {member: score})
+
+    async def index_remove(self, index: str, member: str) -> None:
+        await self._redis.zrem(_key(f"ix:{index}"), member)
+
+    async def index_members(self, index: str) -> list[str]:
+        return _texts(await self._redis.zrange(_key(f"ix:{index}"), 0, -1))
+
     async def load_expert(self, subject: str) -> ExpertRecord | None:
         return await self._load(_key(f"x:{subject}"), ExpertRecord)
 

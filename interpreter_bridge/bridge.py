@@ -198,12 +198,20 @@ class InterpreterBridge:
         await self._open(session, language, modality, member.kind)
 
     async def request_for_booth(self, session: SessionRecord) -> None:
-        """Ask for the interpreter the citizen chose at the booth, once an expert answered."""
+        """Ask for the interpreter the citizen chose at the booth (or that was booked with
+        the appointment: that interpreter is rung first), once an expert answered."""
         need = session.interpreter
         if need is None or session.interpreters() or session.interpreter_request is not None:
             return
+        booked = session.appointment_id is not None
         try:
-            await self._open(session, need.language, need.modality, "booth")
+            await self._open(
+                session,
+                need.language,
+                need.modality,
+                "booking" if booked else "booth",
+                first=[session.booked_interpreter] if session.booked_interpreter else None,
+            )
         except RoutingError as exc:
             log.info("no interpreter request for %s: %s", session.session_id, exc.message)
 
@@ -217,9 +225,15 @@ class InterpreterBridge:
             )
 
     async def _open(
-        self, session: SessionRecord, language: str, modality: Modality, by: str
+        self,
+        session: SessionRecord,
+        language: str,
+        modality: Modality,
+        by: str,
+        first: list[str] | None = None,
     ) -> None:
-        """Create a request, point the session at it, and ring."""
+        """Create a request, point the session at it, and ring (``first`` instead of the
+        agency's preferred list: a booked interpreter)."""
         self._check_open(session)
         field = missing_field(self.directory, session.agency, session.language, language, modality)
         if field is not None:
@@ -245,7 +259,12 @@ class InterpreterBridge:
             region=session.region,
             requested_at=now,
             started_at=now,
-            preferred=[subject_of(u) for u in agency.preferred_interpreters] if agency else [],
+            urgency="booked" if by == "booking" else "on_demand",
+            preferred=first
+            if first is not None
+            else [subject_of(u) for u in agency.preferred_interpreters]
+            if agency
+            else [],
         )
         # The request exists before the session points at it.
         await self.store.save_record(REQUEST, request.request_id, request)

@@ -33,6 +33,7 @@ __all__ = [
     "DEMO_CONFIG",
     "TOKEN_SECRET_ENV",
     "Agency",
+    "AppointmentSettings",
     "AuthSettings",
     "ConfigError",
     "Directory",
@@ -390,6 +391,20 @@ class InterpretingSettings(_Model):
     max_per_session: int = Field(default=2, ge=1, le=4)
 
 
+class AppointmentSettings(_Model):
+    """Booked appointments: check-in window, codes and guessing limits."""
+
+    # A citizen may check in this long before the start, until the end.
+    checkin_early_s: float = Field(default=900, ge=0, le=7200)
+    # A booked call waits this long for its booked expert (if they are signed in) before
+    # anyone of the queue may answer it.
+    booked_expert_wait_s: float = Field(default=300, ge=0, le=3600)
+    code_digits: int = Field(default=8, ge=6, le=12)
+    # Wrong codes at one booth within the window before it must wait.
+    wrong_code_limit: int = Field(default=5, ge=1, le=100)
+    wrong_code_window_s: float = Field(default=600, gt=0)
+
+
 class LimitSettings(_Model):
     """Per-connection limits of the signalling server."""
 
@@ -464,6 +479,7 @@ class Directory(_Model):
     interpreter_providers: list[InterpreterProvider] = []
     routing: RoutingSettings = RoutingSettings()
     interpreting: InterpretingSettings = InterpretingSettings()
+    appointments: AppointmentSettings = AppointmentSettings()
     limits: LimitSettings = LimitSettings()
     auth: AuthSettings
     ice: IceSettings = IceSettings()

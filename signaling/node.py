@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType
 
 from interpreter_bridge.bridge import InterpreterBridge
+from interpreter_bridge.checkin import CheckIn
 
 from .catalog import build_catalog
 from .connection import CLOSE_REPLACED, Connection
@@ -131,6 +132,7 @@ class Node:
         self.authority = Authority(directory, clock)
         self.router = Router(store, directory, self, node_id, clock)
         self.bridge = InterpreterBridge(store, directory, self.router, self, clock)
+        self.appointments = CheckIn(store, directory, self.router, clock)
         self.connections: dict[str, Connection] = {}
         self.accepting = True
         self.started_at = time.monotonic()
@@ -361,6 +363,7 @@ class Node:
                     field=exc.field,
                     id=request_id,
                     next_opening=exc.next_opening,
+                    retry_after_s=exc.retry_after_s,
                 ),
             )
         except Exception:
@@ -544,11 +547,13 @@ class Node:
         conn.send(Ack(id=message.id))
 
     async def _on_appointment_checkin(self, conn: Connection, message: AppointmentCheckin) -> None:
-        # Booked appointments arrive with the interpreting and appointments issue; until
-        # then no code matches, and the booth tells the citizen so.
-        raise RoutingError(
-            ErrorCode.NOT_FOUND, "no appointment with this code at this site", "code"
-        )
+        started = time.perf_counter()
+        assert conn.principal is not None and conn.principal.site is not None
+        record = await self.appointments.check_in(conn.principal, message)
+        reply = CallQueued(id=message.id, session=record.info(conn.principal.subject))
+        self._track(conn, reply)
+        conn.send(reply)
+        await self.router.dispatch(record.queue, started)
 
     async def _on_call_request(self, conn: Connection, message: CallRequest) -> None:
         started = time.perf_counter()

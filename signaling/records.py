@@ -114,6 +114,12 @@ class SessionRecord(Record):
     feedback: int | None = None  # the citizen's anonymous 1-5 answer
     doccam_shared: bool = False
     interpreter_request: OpenInterpreterRequest | None = None
+    # A booked appointment's call: the booked expert answers first (until booked_until),
+    # and the booked interpreter is rung first.
+    appointment_id: str | None = None
+    booked_expert: str | None = None
+    booked_interpreter: str | None = None
+    booked_until: float | None = None
 
     @property
     def finished(self) -> bool:

@@ -11,6 +11,7 @@ import secrets
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -58,12 +59,25 @@ class RoutingError(Exception):
         message: str,
         field: str | None = None,
         next_opening: str | None = None,
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
         self.next_opening = next_opening
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class BookedCall:
+    """A call that comes from a booked appointment: who is booked, and how long the
+    booked expert is waited for before anyone of the queue may answer."""
+
+    appointment_id: str
+    expert: str  # subject
+    interpreter: str | None  # subject
+    expert_wait_until: float
 
 
 class Courier(Protocol):
@@ -270,13 +284,17 @@ class Router:
 
     # --- booth side -------------------------------------------------------------------
 
-    async def request_call(self, booth: Principal, request: CallRequest) -> SessionRecord:
-        """Create a session for a booth's call request and put it in its queue."""
+    async def request_call(
+        self, booth: Principal, request: CallRequest, booked: BookedCall | None = None
+    ) -> SessionRecord:
+        """Create a session for a booth's call request and put it in its queue; a booked
+        call goes to the front, for its booked expert first."""
         assert booth.site is not None
         site = self.directory.site(booth.site)
         if site is None:
             raise RoutingError(ErrorCode.UNAUTHENTICATED, "this site is not configured")
-        self._check_queue_target(request.agency, request.service, request.language)
+        if booked is None:
+            self._check_queue_target(request.agency, request.service, request.language)
         for session_id in await self.store.memberships(booth.subject):
             existing = await self.store.load_session(session_id)
             if existing is not None and not existing.finished:
@@ -303,7 +321,11 @@ class Router:
             requested_at=now,
             queued_at=now,
             members=[Member(id=new_participant_id(), kind="booth", subject=booth.subject)],
-            priority=0 if front else 1,
+            priority=0 if front or booked else 1,
+            appointment_id=booked.appointment_id if booked else None,
+            booked_expert=booked.expert if booked else None,
+            booked_interpreter=booked.interpreter if booked else None,
+            booked_until=booked.expert_wait_until if booked else None,
         )
         await self.store.save_session(record)
         await self.store.add_membership(booth.subject, record.session_id)
@@ -701,6 +723,10 @@ class Router:
     ) -> bool:
         """Offer a call to the longest-idle matching expert who can be claimed."""
         now = self.clock()
+        if record.booked_expert and now < (record.booked_until or 0.0):
+            # The booked expert answers, if they are here; else anyone may, at once.
+            if await self.store.presence_node(record.booked_expert) is not None:
+                candidates = [s for s in candidates if s == record.booked_expert]
         for subject in candidates:
             if record.passed.get(subject, 0.0) > now:
                 continue
@@ -731,7 +757,8 @@ class Router:
         def change(expert: ExpertRecord) -> bool:
             if expert.state != "available" or expert.in_wrap_up(now):
                 return False
-            if not expert.serves(record.agency, record.service, record.language):
+            booked = expert.subject == record.booked_expert
+            if not booked and not expert.serves(record.agency, record.service, record.language):
                 return False
             expert.state = "offered"
             expert.session_id = record.session_id
@@ -1166,4 +1193,4 @@ def _take_interpreter_request(record: SessionRecord) -> list[str]:
     return [request.request_id] if request else []
 
 
-__all__ = ["Courier", "InterpretingHooks", "Router", "RoutingError", "queue_score"]
+__all__ = ["BookedCall", "Courier", "InterpretingHooks", "Router", "RoutingError", "queue_score"]

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from interpreter_bridge.web import add_appointments
+
 from .connection import Connection
 from .directory import Directory
 from .http import NODE, json_error, read_fields
@@ -141,5 +143,6 @@ def create_app(
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/auth/device", device_token)
     app.router.add_post("/auth/login", staff_token)
+    add_appointments(app)  # before the console's static files, which take /console/
     add_console(app, console_dir, client_dir)
     return app

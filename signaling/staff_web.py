@@ -195,6 +195,25 @@ def _checked(request: web.Request) -> tuple[Principal, dict[str, Any]] | web.Res
     return login
 
 
+def staff_request(request: web.Request, *, write: bool) -> Principal | web.Response:
+    """Return the staff member behind a REST request, or the error response: a bearer
+    token (programs), or the console's login cookie (with the CSRF token for writes)."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        try:
+            principal = request.app[NODE].authority.verify(header.removeprefix("Bearer "))
+        except TokenError:
+            return _unauthenticated()
+        if principal.kind != "staff":
+            return json_error(403, ErrorCode.FORBIDDEN, "staff only", "token")
+        return principal
+    if write:
+        login = _checked(request)
+        return login if isinstance(login, web.Response) else login[0]
+    cookie = _cookie_login(request)
+    return _unauthenticated() if cookie is None else cookie[0]
+
+
 async def console_login(request: web.Request) -> web.Response:
     """Sign in to the console: set the login cookie."""
     if not same_origin(request):

@@ -52,14 +52,19 @@ provider = "demo-tulkkaus"
 """  # noqa: E501 (the argon2 hash)
 
 
-def directory_with(tmp_path: Path, extra: str = "", **interpreting: float) -> Path:
-    """Write the demo directory with other interpreting timers and extra TOML appended."""
+def directory_with(tmp_path: Path, extra: str = "", **settings: float) -> Path:
+    """Write the demo directory with other [interpreting] and [appointments] settings and
+    extra TOML appended."""
     lines = []
+    section = ""
     for line in DEMO_CONFIG.read_text().splitlines():
+        if line.startswith("["):
+            section = line.strip("[] ")
         key = line.split("=", 1)[0].strip()
-        if key in interpreting and line.startswith(key):
-            line = f"{key} = {interpreting[key]}"
+        if section in ("interpreting", "appointments") and key in settings:
+            line = f"{key} = {settings.pop(key)}"
         lines.append(line)
+    assert not settings, f"no such settings: {settings}"
     path = tmp_path / "directory.toml"
     path.write_text("\n".join(lines) + "\n" + extra)
     return path

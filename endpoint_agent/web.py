@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -12,11 +11,11 @@ from aiohttp import web
 
 import browser_client
 
+from . import KIOSK_DIR
 from .agent import BoothAgent
 
 log = logging.getLogger(__name__)
 
-KIOSK_DIR = Path(__file__).parent / "kiosk"
 AGENT: web.AppKey[BoothAgent] = web.AppKey("agent", BoothAgent)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 MAX_BODY_BYTES = 8 * 1024

@@ -8,6 +8,7 @@ who booked (to pass on by the agency's own letter or SMS), never to the interpre
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from .registry import missing_field, qualifies, subject_of
 
 APPOINTMENT = "ap"
 CODE = "apc"
+GUEST_LINK = "apg"
 ALL_INDEX = "ap-all"
 MAX_CAS_RETRIES = 20
 MAX_AHEAD = timedelta(days=365)
@@ -70,10 +72,13 @@ class AppointmentRecord(Record):
     state: AppointmentState = "booked"
     session_id: str | None = None
     created_at: float
+    guest_link: str | None = None  # SHA-256 of the current one-time link's secret
 
     def public(self, *, with_code: bool) -> dict[str, Any]:
         """Return the appointment as the REST API shows it."""
-        data = self.model_dump(mode="json", exclude={"version", "code", "appointment_id"})
+        data = self.model_dump(
+            mode="json", exclude={"version", "code", "appointment_id", "guest_link"}
+        )
         data["id"] = self.appointment_id
         if with_code:
             data["code"] = self.code
@@ -84,6 +89,17 @@ class AppointmentCode(Record):
     """The key from a citizen's code to its appointment."""
 
     appointment_id: str
+
+
+class GuestLink(Record):
+    """A one-time link's key (its secret's digest) to its appointment."""
+
+    appointment_id: str
+    used: bool = False
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class Booking(BaseModel):
@@ -350,19 +366,62 @@ class Appointments:
 
     # --- at the booth -----------------------------------------------------------------
 
-    async def find_for_checkin(self, site: str, code: str) -> AppointmentRecord | None:
+    async def find_for_checkin(self, code: str, site: str) -> AppointmentRecord | None:
         """Return the appointment a code opens at a site now, or None (whatever the
         reason: unknown, another site, too early, too late, cancelled)."""
         key = await self.store.load_record(CODE, code, AppointmentCode)
         if key is None:
             return None
         record = await self.load(key.appointment_id)
+        if record is None or record.site != site or not self.in_window(record):
+            return None
+        return record
+
+    def in_window(self, record: AppointmentRecord) -> bool:
+        """Tell whether an appointment that is not cancelled may start its call now."""
         now = self.clock()
+        early = record.start - self.settings.checkin_early_s
+        return record.state != "cancelled" and early <= now <= record.end
+
+    # --- the guest link ---------------------------------------------------------------
+
+    async def issue_guest_link(self, principal: Principal, appointment_id: str) -> str:
+        """Return a new one-time secret for joining from home; earlier ones stop working."""
+        secret = secrets.token_urlsafe(32)
+        digest = _digest(secret)
+
+        def change(record: AppointmentRecord) -> bool:
+            if not self._may_see_code(principal, record):
+                raise RoutingError(ErrorCode.FORBIDDEN, "not your appointment", "id")
+            if record.state == "cancelled" or record.end < self.clock():
+                raise RoutingError(ErrorCode.CONFLICT, "the appointment is over", "id")
+            record.guest_link = digest
+            return True
+
+        record = await self.update(appointment_id, change)
+        ttl = max(1, int(record.end - self.clock()))
+        await self.store.save_record(
+            GUEST_LINK, digest, GuestLink(appointment_id=appointment_id), ttl
+        )
+        return secret
+
+    async def redeem_guest_link(self, secret: str) -> AppointmentRecord | None:
+        """Use up a guest link and return its appointment; None if it is unknown, used,
+        replaced by a newer link, cancelled or over."""
+        digest = _digest(secret)
+        link = await self.store.load_record(GUEST_LINK, digest, GuestLink)
+        if link is None or link.used:
+            return None
+        link.used = True
+        # Compare-and-set: of two tabs opening the same link, one wins.
+        if not await self.store.save_record(GUEST_LINK, digest, link, 3600):
+            return None
+        record = await self.load(link.appointment_id)
         if (
             record is None
-            or record.site != site
+            or record.guest_link != digest
             or record.state == "cancelled"
-            or not record.start - self.settings.checkin_early_s <= now <= record.end
+            or record.end < self.clock()
         ):
             return None
         return record

@@ -45,7 +45,7 @@ class CheckIn:
                 "code",
                 retry_after_s=round(max(0.1, failures[0] + window - now), 1),
             )
-        record = await self.book.find_for_checkin(booth.site, message.code)
+        record = await self.book.find_for_checkin(message.code, booth.site)
         if record is None:
             await self.store.add_login_failure(key, now, window)
             # The same answer for unknown, other-site, early, late or cancelled codes.
@@ -53,8 +53,21 @@ class CheckIn:
                 ErrorCode.NOT_FOUND, "no appointment with this code here now", "code"
             )
         await self.store.clear_login_failures(key)
+        return await self._start(booth, message.id, record)
+
+    async def guest_check_in(self, guest: Principal, request_id: str) -> SessionRecord:
+        """Start the booked call of a citizen at home (a guest link's appointment)."""
+        appointment_id = guest.subject.removeprefix("guest:")
+        record = await self.book.load(appointment_id)
+        if record is None or not self.book.in_window(record):
+            raise RoutingError(ErrorCode.CONFLICT, "the appointment is not open now", "appointment")
+        return await self._start(guest, request_id, record)
+
+    async def _start(
+        self, caller: Principal, request_id: str, record: AppointmentRecord
+    ) -> SessionRecord:
         session = await self.router.request_call(
-            booth, self._call_request(message.id, record), self._booked(record)
+            caller, self._call_request(request_id, record), self._booked(record)
         )
         await self.book.update(record.appointment_id, _checked_in(session.session_id))
         return session

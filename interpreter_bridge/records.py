@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from signaling.protocol import Modality
+from signaling.protocol import Modality, SiteKind
 from signaling.records import Record
 
 InterpreterState = Literal["available", "paused", "busy"]
@@ -44,7 +44,7 @@ class InterpreterRequestRecord(Record):
     service: str
     session_language: str
     site: str
-    site_kind: Literal["S", "XS"]
+    site_kind: SiteKind
     municipality: str
     region: str
     requested_at: float  # first asked, for the time to join

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
 
-from signaling.http import NODE, json_error
+from signaling.http import NODE, json_error, read_fields
 from signaling.identity import Principal
 from signaling.protocol import ErrorCode
 from signaling.routing import RoutingError
@@ -148,8 +149,60 @@ def _options(directory: Any, principal: Principal) -> dict[str, Any]:
     return {"interpreters": interpreters, "experts": experts}
 
 
+async def guest_link(request: web.Request) -> web.Response:
+    """Issue a one-time link for the citizen to join the appointment from home."""
+    principal = staff_request(request, write=True)
+    if isinstance(principal, web.Response):
+        return principal
+    try:
+        secret = await _appointments(request).issue_guest_link(principal, request.match_info["id"])
+    except RoutingError as exc:
+        return _refused(exc)
+    path = f"/guest/#{secret}"
+    scheme = request.headers.get("X-Forwarded-Proto", request.scheme)
+    return web.json_response({"url": f"{scheme}://{request.host}{path}", "path": path})
+
+
+async def guest_token(request: web.Request) -> web.Response:
+    """Exchange a guest link's secret (once) for a guest's access token."""
+    fields = await read_fields(request, "link")
+    if isinstance(fields, web.Response):
+        return fields
+    node = request.app[NODE]
+    record = await node.appointments.book.redeem_guest_link(fields["link"])
+    if record is None:
+        return json_error(
+            404, ErrorCode.NOT_FOUND, "this link is not valid (used, replaced or over)", "link"
+        )
+    principal = node.authority.guest(record.appointment_id)
+    token, expires = node.authority.issue(principal)
+    appointment = {
+        key: value
+        for key, value in record.public(with_code=False).items()
+        if key in ("start", "end", "agency", "service", "language", "interpreter")
+    }
+    return web.json_response({"token": token, "expires_at": expires, "appointment": appointment})
+
+
+def add_guest_page(app: web.Application, kiosk_dir: Path) -> None:
+    """Serve the booth's page to citizens at home (/guest/, with the kiosk's files)."""
+    index = kiosk_dir / "index.html"
+
+    async def guest_index(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+    async def to_guest(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound("/guest/")
+
+    app.router.add_get("/guest", to_guest)
+    app.router.add_get("/guest/", guest_index)
+    app.router.add_static("/kiosk/", kiosk_dir)
+
+
 def add_appointments(app: web.Application) -> None:
-    """Serve the appointments API."""
+    """Serve the appointments API and the guest link's token exchange."""
+    app.router.add_post("/console/api/appointments/{id}/guest-link", guest_link)
+    app.router.add_post("/auth/guest", guest_token)
     app.router.add_get("/console/api/appointments", list_appointments)
     app.router.add_post("/console/api/appointments", book_appointment)
     app.router.add_post("/console/api/appointments/{id}/confirm", confirm_appointment)

@@ -17,6 +17,7 @@ from aiohttp import web
 
 import agent_console
 import browser_client
+from endpoint_agent import KIOSK_DIR
 
 from .directory import DEMO_CONFIG, ConfigError, Directory, load_directory
 from .protocol import json_schema
@@ -72,6 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
         shutdown_timeout=args.shutdown_timeout,
         console_dir=agent_console.STATIC_DIR,
         client_dir=browser_client.DIRECTORY,
+        guest_dir=KIOSK_DIR,
     )
     print(_banner(directory, args, demo=args.config is None), flush=True)
     # Thousands of long-lived connection objects make full collections stall the loop

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .protocol import InterpreterNeed, SessionState
+from .protocol import InterpreterNeed, SessionState, SiteKind
 from .records import SessionRecord
 
 EventKind = Literal[
@@ -42,7 +42,7 @@ class Event(BaseModel):
     session_id: str
     state: SessionState
     site: str
-    site_kind: Literal["S", "XS"]
+    site_kind: SiteKind
     municipality: str
     region: str
     agency: str

@@ -19,7 +19,7 @@ from .directory import Directory
 ALGORITHM = "HS256"
 ISSUER = "etapiste"
 
-PrincipalKind = Literal["booth", "staff"]
+PrincipalKind = Literal["booth", "staff", "guest"]
 # One site secret, three identities: the kiosk page (calls), the endpoint agent (health)
 # and its document camera (a participant of calls). Different subjects, so none replaces
 # another's link.
@@ -90,6 +90,10 @@ class Authority:
             roles=tuple(account.roles()),
             username=account.username,
         )
+
+    def guest(self, appointment_id: str) -> Principal:
+        """Return the principal of a citizen who joins an appointment from home."""
+        return Principal(kind="guest", subject=f"guest:{appointment_id}", roles=("guest",))
 
     def csrf_token(self, login_id: str) -> str:
         """Return the CSRF token of a login session (derived, so nothing is stored)."""
@@ -162,7 +166,7 @@ class Authority:
         if claims["typ"] != typ:
             raise TokenError(f"expected a {typ} token, got {claims['typ']}")
         kind = claims["kind"]
-        if kind not in ("booth", "staff"):
+        if kind not in ("booth", "staff", "guest"):
             raise TokenError("token names an unknown kind of principal")
         principal = Principal(
             kind=kind,

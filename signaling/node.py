@@ -47,6 +47,7 @@ from .protocol import (
     ErrorCode,
     Feedback,
     GoingAway,
+    GuestCheckin,
     Hello,
     IceSignal,
     Identity,
@@ -91,15 +92,17 @@ OVERVIEW_MIN_GAP_S = 1.0  # at most one queue overview a second per expert
 OVERVIEW_REFRESH_S = 10.0  # and one at least this often, changed or not
 BROADCAST = "all"
 
-# Which role each request needs; messages not listed need only a session membership.
-REQUIRED_ROLE: dict[str, str] = {
+# Which role each request needs (one of them, for a tuple); messages not listed need only
+# a session membership.
+REQUIRED_ROLE: dict[str, str | tuple[str, ...]] = {
     "booth_health": "booth_agent",
     "doccam_join": "doccam",
     "doccam_share": "expert",
     "catalog_request": "booth",
     "call_request": "booth",
     "call_cancel": "booth",
-    "feedback": "booth",
+    "feedback": ("booth", "guest"),
+    "guest_checkin": "guest",
     "appointment_checkin": "booth",
     "offer_accept": "expert",
     "offer_decline": "expert",
@@ -158,6 +161,7 @@ class Node:
             "call_cancel": self._on_call_cancel,
             "feedback": self._on_feedback,
             "appointment_checkin": self._on_appointment_checkin,
+            "guest_checkin": self._on_guest_checkin,
             "set_availability": self._on_set_availability,
             "offer_accept": self._on_offer_accept,
             "offer_decline": self._on_offer_decline,
@@ -382,9 +386,13 @@ class Node:
             return
         if conn.principal is None:
             raise RoutingError(ErrorCode.UNAUTHENTICATED, "send hello with a token first")
-        role = REQUIRED_ROLE.get(message.type)
-        if role is not None and not conn.principal.has_role(role):
-            raise RoutingError(ErrorCode.FORBIDDEN, f"{message.type} needs the {role} role", "type")
+        needed = REQUIRED_ROLE.get(message.type)
+        roles = (needed,) if isinstance(needed, str) else needed or ()
+        if roles and not any(conn.principal.has_role(role) for role in roles):
+            names = " or ".join(roles)
+            raise RoutingError(
+                ErrorCode.FORBIDDEN, f"{message.type} needs the {names} role", "type"
+            )
         await self._handlers[message.type](conn, message)
 
     # --- hello, resume, goodbye -------------------------------------------------------
@@ -550,6 +558,15 @@ class Node:
         started = time.perf_counter()
         assert conn.principal is not None and conn.principal.site is not None
         record = await self.appointments.check_in(conn.principal, message)
+        reply = CallQueued(id=message.id, session=record.info(conn.principal.subject))
+        self._track(conn, reply)
+        conn.send(reply)
+        await self.router.dispatch(record.queue, started)
+
+    async def _on_guest_checkin(self, conn: Connection, message: GuestCheckin) -> None:
+        started = time.perf_counter()
+        assert conn.principal is not None
+        record = await self.appointments.guest_check_in(conn.principal, message.id)
         reply = CallQueued(id=message.id, session=record.info(conn.principal.subject))
         self._track(conn, reply)
         conn.send(reply)

@@ -27,6 +27,8 @@ ParticipantId = Annotated[str, Field(min_length=1, max_length=128)]
 LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 Modality = Literal["spoken", "sign", "text"]
 ParticipantKind = Literal["booth", "doccam", "expert", "interpreter", "guest"]
+# S: a room in a library or town hall; XS: a service bus; home: a guest link from home.
+SiteKind = Literal["S", "XS", "home"]
 SessionState = Literal[
     "requested", "queued", "offered", "connecting", "active", "ended", "abandoned", "failed"
 ]
@@ -158,6 +160,12 @@ class AppointmentCheckin(Request):
 
     type: Literal["appointment_checkin"]
     code: str = Field(pattern=r"^[0-9]{4,12}$")
+
+
+class GuestCheckin(Request):
+    """A citizen at home, signed in by an appointment's guest link, starts its call."""
+
+    type: Literal["guest_checkin"]
 
 
 class CallCancel(Request):
@@ -332,6 +340,7 @@ ClientMessage = Annotated[
     | CallCancel
     | Feedback
     | AppointmentCheckin
+    | GuestCheckin
     | SetAvailability
     | OfferAccept
     | OfferDecline
@@ -366,7 +375,7 @@ class IceServer(Message):
 class Identity(Message):
     """Who the server knows the client to be."""
 
-    kind: Literal["booth", "staff"]
+    kind: Literal["booth", "staff", "guest"]
     subject: str
     roles: list[str]
     site: str | None = None
@@ -519,7 +528,7 @@ class OfferSite(Message):
     """Where a call comes from, as the expert sees it."""
 
     id: str
-    kind: Literal["S", "XS"]
+    kind: SiteKind
     municipality: str
     region: str
 

@@ -16,6 +16,7 @@ from .protocol import (
     ParticipantKind,
     SessionInfo,
     SessionState,
+    SiteKind,
 )
 
 ExpertState = Literal["available", "paused", "offered", "busy"]
@@ -88,7 +89,7 @@ class SessionRecord(Record):
     session_id: str
     state: SessionState
     site: str
-    site_kind: Literal["S", "XS"]
+    site_kind: SiteKind
     municipality: str
     region: str
     agency: str
@@ -140,6 +141,10 @@ class SessionRecord(Record):
             return True
         other = b if a.kind == "doccam" else a
         return other.kind == "expert" or (other.kind == "interpreter" and self.doccam_shared)
+
+    def is_citizen(self, member: Member) -> bool:
+        """Tell whether a member is the citizen: the booth, or a guest calling from home."""
+        return member.kind == "booth" or (member.kind == "guest" and self.site_kind == "home")
 
     def interpreters(self) -> list[Member]:
         """Return the interpreters in the session."""

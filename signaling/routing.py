@@ -34,6 +34,7 @@ from .protocol import (
     SessionEnded,
     SessionState,
     SessionUpdate,
+    SiteKind,
     Skills,
     Transfer,
 )
@@ -288,11 +289,9 @@ class Router:
         self, booth: Principal, request: CallRequest, booked: BookedCall | None = None
     ) -> SessionRecord:
         """Create a session for a booth's call request and put it in its queue; a booked
-        call goes to the front, for its booked expert first."""
-        assert booth.site is not None
-        site = self.directory.site(booth.site)
-        if site is None:
-            raise RoutingError(ErrorCode.UNAUTHENTICATED, "this site is not configured")
+        call goes to the front, for its booked expert first. A guest (a booked citizen at
+        home) calls from the place "home"."""
+        place = self._place_of(booth)
         if booked is None:
             self._check_queue_target(request.agency, request.service, request.language)
         for session_id in await self.store.memberships(booth.subject):
@@ -309,10 +308,10 @@ class Router:
         record = SessionRecord(
             session_id=new_session_id(),
             state="requested",
-            site=site.id,
-            site_kind=site.kind,
-            municipality=site.municipality,
-            region=site.region,
+            site=place[0],
+            site_kind=place[1],
+            municipality=place[2],
+            region=place[3],
             agency=request.agency,
             service=request.service,
             language=request.language,
@@ -320,7 +319,13 @@ class Router:
             queue=queue_key(request.agency, request.service, request.language),
             requested_at=now,
             queued_at=now,
-            members=[Member(id=new_participant_id(), kind="booth", subject=booth.subject)],
+            members=[
+                Member(
+                    id=new_participant_id(),
+                    kind="guest" if booth.kind == "guest" else "booth",
+                    subject=booth.subject,
+                )
+            ],
             priority=0 if front or booked else 1,
             appointment_id=booked.appointment_id if booked else None,
             booked_expert=booked.expert if booked else None,
@@ -338,6 +343,15 @@ class Router:
         await self.store.enqueue(record.queue, record.session_id, queue_score(record))
         await self.courier.queue_changed(record.queue)
         return record
+
+    def _place_of(self, caller: Principal) -> tuple[str, SiteKind, str, str]:
+        """Return where a call comes from: the booth's site, or home for a guest."""
+        if caller.kind == "guest":
+            return ("home", "home", "", "")
+        site = self.directory.site(caller.site or "")
+        if site is None:
+            raise RoutingError(ErrorCode.UNAUTHENTICATED, "this site is not configured")
+        return (site.id, site.kind, site.municipality, site.region)
 
     async def _lost_by(self, subject: str, session_id: str) -> bool:
         """Tell whether a booth's call ended recently because the booth's link was lost."""
@@ -917,7 +931,7 @@ class Router:
 
         def change(record: SessionRecord) -> bool:
             member = record.member(booth.subject)
-            if member is None or member.kind != "booth":
+            if member is None or not record.is_citizen(member):
                 raise RoutingError(ErrorCode.NOT_FOUND, "no such call at this booth", "session_id")
             if not record.finished or record.answered_at is None:
                 raise RoutingError(
@@ -938,8 +952,10 @@ class Router:
 
     async def leave(self, principal: Principal, session_id: str, reason: str = "left") -> None:
         """Take a participant out of a session; a booth leaving ends it."""
-        member = self.member_of(await self.store.load_session(session_id), principal)
-        if member.kind == "booth":
+        record = await self.store.load_session(session_id)
+        member = self.member_of(record, principal)
+        assert record is not None
+        if record.is_citizen(member):
             await self._fail_or_end(session_id, principal.subject, "ended", f"booth_{reason}")
         elif member.kind == "expert":
             await self.requeue_front(session_id, principal.subject, f"expert_{reason}")
@@ -1118,7 +1134,7 @@ class Router:
             if record is None or member is None or record.finished:
                 await self.store.remove_membership(subject, session_id)
                 continue
-            if member.kind == "booth":
+            if record.is_citizen(member):
                 await self._fail_or_end(session_id, subject, "failed", "booth_lost")
             elif member.kind == "expert":
                 await self.requeue_front(session_id, subject, "expert_lost")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from interpreter_bridge.web import add_appointments
+from interpreter_bridge.web import add_appointments, add_guest_page
 
 from .connection import Connection
 from .directory import Directory
@@ -110,6 +110,7 @@ def create_app(
     shutdown_timeout: float = 5.0,
     console_dir: Path | None = None,
     client_dir: Path | None = None,
+    guest_dir: Path | None = None,
 ) -> web.Application:
     """Build a node's web application; the node starts and stops with it. The console's
     pages and the browser call client are served when their folders are given."""
@@ -145,4 +146,6 @@ def create_app(
     app.router.add_post("/auth/login", staff_token)
     add_appointments(app)  # before the console's static files, which take /console/
     add_console(app, console_dir, client_dir)
+    if guest_dir is not None:
+        add_guest_page(app, guest_dir)
     return app

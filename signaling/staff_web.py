@@ -322,7 +322,7 @@ async def security_headers(request: web.Request, handler: Any) -> web.StreamResp
         return response  # a WebSocket (or a stream): its headers are long sent
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
-    if request.path.startswith("/console"):
+    if request.path.startswith(("/console", "/guest", "/kiosk/")):
         response.headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
         response.headers.setdefault("X-Frame-Options", "DENY")
         if request.path.startswith("/console/api/"):

@@ -22,6 +22,7 @@ from aiohttp import web
 
 import agent_console
 import browser_client
+from endpoint_agent import KIOSK_DIR
 from signaling.client import (
     Call,
     SignalingClient,
@@ -95,6 +96,7 @@ async def running_node(
         shutdown_timeout=2.0,
         console_dir=agent_console.STATIC_DIR,
         client_dir=browser_client.DIRECTORY,
+        guest_dir=KIOSK_DIR,
     )
     runner = web.AppRunner(app)
     await runner.setup()

@@ -23,6 +23,7 @@ from signaling.protocol import (
     ErrorCode,
     InterpreterOffer,
     Offer,
+    SessionEnded,
     SessionUpdate,
 )
 from signaling.store import Store
@@ -332,3 +333,66 @@ async def test_wrong_codes_are_refused_alike_and_throttled(store: Store, tmp_pat
         other = await w.booth("bus-lieksa")
         await refused_code(other, "00000000", ErrorCode.NOT_FOUND)
         assert [e for e in await w.store.read_events() if e[1]["kind"] == "session_requested"] == []
+
+
+# --- from home: the guest link ----------------------------------------------------------
+
+
+async def redeem(w: World, secret: str) -> tuple[int, dict[str, Any]]:
+    async with w.http.post(f"{w.base_url}/auth/guest", json={"link": secret}) as response:
+        return response.status, await response.json()
+
+
+async def test_a_guest_link_works_once_and_the_citizen_calls_from_home(
+    store: Store, tmp_path: Path
+) -> None:
+    async with world(store, tmp_path) as w:
+        booked = await w.book()
+        status, first = await w.api(
+            "kela.expert", "POST", f"/appointments/{booked['id']}/guest-link"
+        )
+        assert status == 200 and first["path"].startswith("/guest/#")
+        status, link = await w.api(
+            "kela.expert", "POST", f"/appointments/{booked['id']}/guest-link"
+        )
+        assert status == 200
+        secret = link["path"].split("#", 1)[1]
+        # A newer link replaces the older one; a stranger cannot make one.
+        status, answer = await redeem(w, first["path"].split("#", 1)[1])
+        assert (status, answer["error"]["field"]) == (404, "link")
+        status, answer = await w.api(
+            "vero.expert", "POST", f"/appointments/{booked['id']}/guest-link"
+        )
+        assert status == 403
+
+        status, answer = await redeem(w, secret)
+        assert status == 200, answer
+        assert answer["appointment"]["agency"] == "kela" and "code" not in answer["appointment"]
+        status, again = await redeem(w, secret)
+        assert status == 404  # one time only
+
+        async with w.http.get(f"{w.base_url}/guest/") as page:
+            assert page.status == 200 and "text/html" in page.headers["Content-Type"]
+
+        expert = await w.staff("kela.expert")
+        guest = SignalingClient(w.base_url.replace("http", "ws", 1) + "/ws", answer["token"])
+        w.clients.append(guest)
+        welcome = await guest.connect()
+        assert welcome.identity.kind == "guest" and welcome.identity.roles == ["guest"]
+        queued = await guest.request({"type": "guest_checkin"}, expect=CallQueued)
+        sid = queued.session.session_id
+        assert queued.session.site == "home"
+        assert [p.kind for p in queued.session.participants] == ["guest"]
+        offer = await expert.wait_for(Offer, lambda o: o.session_id == sid)
+        assert offer.site.kind == "home"
+        await expert.request({"type": "offer_accept", "session_id": sid}, expect=Ack)
+        # The citizen at home leaving ends the call, as a booth's leaving does.
+        await guest.request({"type": "session_leave", "session_id": sid}, expect=Ack)
+        ended = await expert.wait_for(SessionEnded, lambda e: e.session_id == sid)
+        assert (ended.state, ended.reason) == ("ended", "booth_left")
+        # A guest cannot call anything else.
+        with pytest.raises(SignalingError) as info:
+            await guest.request(
+                {"type": "call_request", "agency": "kela", "service": "general", "language": "fi"}
+            )
+        assert (info.value.error.code, info.value.error.field) == (ErrorCode.FORBIDDEN, "type")

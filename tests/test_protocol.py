@@ -108,6 +108,7 @@ VALID: dict[str, dict[str, Any]] = {
     },
     "caption": {"type": "caption", "session_id": SESSION, "text": "Hyvää päivää", "final": True},
     "doccam_share_request": {"type": "doccam_share_request", "id": "r26", "session_id": SESSION},
+    "guest_checkin": {"type": "guest_checkin", "id": "r27"},
     "transfer": {
         "type": "transfer",
         "id": "r11",

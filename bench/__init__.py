@@ -19,4 +19,8 @@ def run_bench(name: str, argv: Sequence[str]) -> int:
         from .doccam_still import main as still_main
 
         return still_main(argv)
+    if name == "interpreting":
+        from .interpreting import main as interpreting_main
+
+        return interpreting_main(argv)
     raise ValueError(f"unknown benchmark {name!r}")

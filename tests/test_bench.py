@@ -133,3 +133,24 @@ def test_quick_doccam_still_bench_prints_one_json_object() -> None:
         whole["mean"] / baseline["process_and_websocket_ms"]["mean"], 2
     )
     assert set(report["aims"]) == {"page_of_12mp_still_within_1s", "whole_12mp_still_within_1s"}
+
+
+@pytest.mark.timeout(180)
+def test_quick_interpreting_bench_prints_one_json_object() -> None:
+    report = quick_bench("interpreting", timeout=150)
+    assert report["bench"] == "interpreting" and report["errors"] == []
+    results, baseline = report["results"], report["baseline"]
+    # 10 interpreters, 6 of them Arabic: each of the 2 requests rings all 6.
+    assert results["rings_per_request"] == 6
+    assert results["request_to_ring_ms"]["n"] == 12
+    assert results["request_to_first_ring_ms"]["n"] == 2
+    first, every = results["request_to_first_ring_ms"], results["request_to_ring_ms"]
+    assert positive(first["p50"]) and first["max"] <= every["max"]
+    # One interpreter joined in Chromium, and its video reached the booth's page.
+    assert results["accept_to_media_ms"]["n"] == 1
+    assert positive(results["accept_to_media_ms"]["p50"])
+    assert positive(baseline["signaling_round_trip_ms"]["p50"])
+    assert report["ratios"]["ring_p50_over_round_trip_p50"] == round(
+        every["p50"] / baseline["signaling_round_trip_ms"]["p50"], 3
+    )
+    assert set(report["aims"]) == {"ring_p50_under_100_ms", "media_within_2_s_of_accept"}

@@ -1,7 +1,8 @@
 """Driving the expert console (agent_console/static) in real Chromium, as an expert would.
 
-Shared by tests/test_console_ui.py and tests/test_console_journey.py: opening the console
-in a browser context of its own, signing in, reading its state, the screen checks (axe and
+Shared by tests/test_console_ui.py, tests/test_console_journey.py and
+tests/test_interpreter_console.py: opening the console in a browser context of its own,
+signing in (as an expert or an interpreter), reading its state, the screen checks (axe and
 screenshots) and the citizen's side played by a protocol client with aiortc media.
 """
 
@@ -133,12 +134,63 @@ async def accept(page: Page) -> None:
     await on_screen(page, "call")
 
 
-async def check_screen(page: Page, name: str, lang: str) -> None:
-    """Axe (no serious or critical violations) on what is shown now; save the screenshot."""
+async def check_screen(page: Page, name: str, lang: str, *, prefix: str = "console") -> None:
+    """Axe (no serious or critical violations) on what is shown now; save the screenshot.
+
+    The screenshot is docs/screens/<prefix>-<name>-<lang>.png.
+    """
     await page.evaluate("document.fonts.ready.then(() => new Promise(requestAnimationFrame))")
     violations = await run_axe(page)
     assert not violations, f"{name}/{lang}:\n{describe_violations(violations)}"
-    await screenshot(page, f"console-{name}-{lang}")
+    await screenshot(page, f"{prefix}-{name}-{lang}")
+
+
+# --- interpreting --------------------------------------------------------------------------
+
+
+async def log_in_interpreter(page: Page, username: str = "tulkki.ar") -> None:
+    """Sign in as an interpreter and wait for the interpreter's desk with a live connection."""
+    await on_screen(page, "login")
+    await page.get_by_test_id("login-username").fill(username)
+    await page.get_by_test_id("login-password").fill("demo")
+    await page.get_by_test_id("login-submit").click()
+    await on_screen(page, "interp-home")
+    await until(page, "window.consoleDiagnostics().signaling === 'open'")
+
+
+async def request_interpreter(page: Page, language: str, modality: str) -> None:
+    """In the expert's call, ask for an interpreter and wait until the server took it."""
+    await page.get_by_test_id("invite-interpreter").click()
+    dialog = page.get_by_test_id("interpreter-dialog")
+    await dialog.wait_for()
+    await page.get_by_test_id("interpreter-modality").select_option(modality)
+    await page.get_by_test_id("interpreter-language").select_option(language)
+    await page.get_by_test_id("interpreter-request").click()
+    await dialog.wait_for(state="hidden")
+
+
+async def interpreter_state(page: Page) -> str:
+    """Return the expert's interpreter card state (ringing, unanswered, joined, left…)."""
+    state: str = await page.get_by_test_id("interpreter-status").get_attribute("data-state") or ""
+    return state
+
+
+async def wait_for_interpreter_state(page: Page, state: str, timeout: float = 15_000) -> None:
+    """Wait until the expert's interpreter card shows `state`."""
+    await until(
+        page,
+        f"document.querySelector('[data-testid=interpreter-status]').dataset.state === '{state}'",
+        timeout,
+    )
+
+
+async def wait_for_request(page: Page, timeout: float = 15_000) -> None:
+    """Wait until a request rings at the interpreter."""
+    await page.locator("[data-testid=request]").first.wait_for(timeout=timeout)
+
+
+async def request_count(page: Page) -> int:
+    return await page.locator("[data-testid=request]").count()
 
 
 # --- the citizen's side, played by a protocol client -----------------------------------

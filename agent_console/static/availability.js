@@ -13,6 +13,12 @@ const PAUSE_REASONS = ['break', 'meeting', 'training', 'other'];
 
 let availability = { status: 'unknown', reason: null, skills: null, canChoose: false, wrapUpEnd: null };
 let inCall = false;
+let words = { missed: 'availability.missed_notice' };
+
+/** Speak of requests rather than calls for an interpreter. */
+export function configureAvailability({ interpreter = false } = {}) {
+  words = { missed: interpreter ? 'availability.missed_requests_notice' : 'availability.missed_notice' };
+}
 
 /** Return the availability as the server last said it ({status, reason, skills, canChoose, wrapUpEnd}). */
 export function currentAvailability() {
@@ -31,8 +37,8 @@ export function applyAvailability(msg) {
       ? Date.now() + msg.wrap_up_s * 1000 : null,
   };
   if (msg.status === 'paused' && msg.reason === 'missed_offers' && previous.reason !== 'missed_offers') {
-    tell('availability.missed_notice');
-  } else if (msg.status === 'available' && noticeKey() === 'availability.missed_notice') {
+    tell(words.missed);
+  } else if (msg.status === 'available' && noticeKey() === words.missed) {
     setNotice(null);
   }
   if (msg.status === 'paused' && PAUSE_REASONS.includes(msg.reason)) $('pause-reason').value = msg.reason;
@@ -65,7 +71,8 @@ export function renderAvailability() {
     const left = wrapUpEnd ? (wrapUpEnd - Date.now()) / 1000 : null;
     text = left !== null && left <= 0 ? t('availability.is_available') : t('availability.is_wrap_up', { time: clock(left) });
     if (left !== null && left <= 0) pill.dataset.status = 'available';
-  } else text = t('availability.unknown');
+  } else if (status === 'busy') text = t('availability.in_call');
+  else text = t('availability.unknown');
   if (inCall) text = t('availability.in_call');
   pill.dataset.call = String(inCall);
   $('availability-text').textContent = text;

@@ -3,6 +3,7 @@
 
 import { Call } from '/client/call.js';
 import { setInCall } from './availability.js';
+import { closeCaptions, openCaptions } from './captions.js';
 import { closeChat, openChat } from './chat.js';
 import { connection } from './connection.js';
 import { closeDialog } from './dialog.js';
@@ -15,7 +16,9 @@ import { localStream, stopLocalMedia } from './local-media.js';
 import { tell } from './notice.js';
 import { renderQuality, setQuality } from './quality.js';
 import { currentScreen, show } from './screens.js';
-import { attachRemote, detachRemote, emptySlots, renderRemoteWaiting, showRemoteWaiting } from './video-slots.js';
+import {
+  attachRemote, detachRemote, emptySlots, renderRemoteWaiting, renderTileLabels, showRemoteWaiting,
+} from './video-slots.js';
 
 let call = null;
 let session = null;
@@ -50,6 +53,7 @@ export function startCall(joined, note) {
   follow(call);
   $('self-video').srcObject = localStream();
   openChat(call);
+  openCaptions(session.session_id);
   setPressed('mute', false);
   setPressed('camera', false);
   emptySlots();
@@ -115,6 +119,7 @@ export function renderCall() {
   renderQuality();
   setPressed('camera', $('camera').getAttribute('aria-pressed') === 'true');
   renderRemoteWaiting();
+  renderTileLabels();
 }
 
 /** Show the mute or camera toggle pressed or not. */
@@ -181,9 +186,10 @@ function closeCall() {
   $('call-note').textContent = '';
   // The chat and the transfer note are gone with the call: nothing of them is kept.
   closeChat();
+  closeCaptions();
   // The stills too: their Blob URLs are revoked and the gallery empties.
   resetDoccam();
   $('transfer-note').value = '';
-  for (const id of ['outcome-dialog', 'transfer-dialog', 'interpreter-dialog']) closeDialog($(id));
+  for (const id of ['outcome-dialog', 'transfer-dialog', 'interpreter-dialog', 'doccam-share-dialog']) closeDialog($(id));
   setInCall(false);
 }

@@ -1,4 +1,5 @@
 // The expert console: log in, say when you are available, answer calls, serve the citizen.
+// An interpreter's account gets the interpreter desk on the same page (interpreter-desk.js).
 //
 // This module wires the others together: the page's controls, the language switch, the
 // clock that ticks every second, the start, and the diagnostics. The login is an HttpOnly
@@ -10,17 +11,22 @@
 import { currentUser, restoreLogin, showLogin, wireLogin } from './auth.js';
 import { currentAvailability, renderAvailability, tickWrapUp, wireAvailability } from './availability.js';
 import { renderBell, ring, wireBell } from './bell.js';
-import { currentCall, currentSession, renderCall, tickCall, wireCallControls } from './call-view.js';
+import { currentCall, renderCall, tickCall, wireCallControls } from './call-view.js';
+import { wireCaptionWriter } from './caption-writer.js';
 import { wireChat } from './chat.js';
 import { connection } from './connection.js';
 import { startDesk } from './desk.js';
 import { reportFailure, wireDialogs } from './dialog.js';
+import { renderDoccamShare, wireDoccamShare } from './doccam-share.js';
 import { UI_LANGUAGES, initialLanguage, language, loadCatalogs, setLanguage } from './i18n.js';
-import { renderInterpreter, wireInterpreter } from './interpreter.js';
+import { interpreterCall, renderInterpreterCall, tickInterpreterCall, wireInterpreterCall } from './interpreter-call.js';
+import { renderInterpreterDesk, startInterpreterDesk } from './interpreter-desk.js';
+import { renderInterpreter, tickInterpreter, wireInterpreter } from './interpreter.js';
 import { renderNotice } from './notice.js';
 import { currentOfferId, renderOffer, tickOffer, wireOffer } from './offer.js';
 import { renderOutcomes, wireOutcomes } from './outcome.js';
 import { renderOverview, tickOverview } from './queues.js';
+import { ringingRequests, tickRequests } from './requests.js';
 import { currentScreen } from './screens.js';
 import { renderShortcuts, wireShortcuts } from './shortcuts.js';
 import { renderSkills } from './skills.js';
@@ -46,6 +52,21 @@ function applyLanguage(lang, remember) {
   renderCall();
   renderTransfer();
   renderInterpreter();
+  renderDoccamShare();
+  renderInterpreterDesk();
+  renderInterpreterCall();
+}
+
+/** Return the desk of the signed-in account: an interpreter's, unless it is an expert's too. */
+function isInterpreterDesk() {
+  const roles = currentUser()?.roles ?? [];
+  return roles.includes('interpreter') && !roles.includes('expert');
+}
+
+/** Start the desk the signed-in account has. */
+async function start() {
+  if (isInterpreterDesk()) await startInterpreterDesk();
+  else await startDesk(); // it refuses an account that is neither
 }
 
 /** Move every clock on the page on by a second. */
@@ -53,12 +74,15 @@ function tick() {
   tickOverview();
   tickOffer();
   tickCall();
+  tickInterpreter();
+  tickRequests();
+  tickInterpreterCall();
   if (tickWrapUp()) renderSkills();
 }
 
 /** Wire every control of the page. */
 function wire() {
-  wireLogin(startDesk);
+  wireLogin(start);
   wireAvailability();
   wireBell();
   for (const button of document.querySelectorAll('[data-lang]')) {
@@ -70,6 +94,9 @@ function wire() {
   wireChat();
   wireTransfer();
   wireInterpreter();
+  wireDoccamShare();
+  wireInterpreterCall();
+  wireCaptionWriter();
   wireDialogs();
   wireShortcuts();
   setInterval(tick, TICK_MS);
@@ -86,27 +113,32 @@ async function boot() {
   }
   wire();
   applyLanguage(initialLanguage(), false);
-  if (await restoreLogin()) await startDesk();
+  if (await restoreLogin()) await start();
   else showLogin();
   document.body.dataset.ready = 'true';
 }
 
 /** Technical state for tests and support staff: no names, no chat, no notes. */
-window.consoleDiagnostics = () => ({
-  screen: currentScreen(),
-  signaling: connection()?.state ?? null,
-  availability: currentAvailability().status,
-  reason: currentAvailability().reason,
-  ringing: ring.ringing,
-  ringMuted: ring.muted,
-  chimes: ring.chimes,
-  offer: currentOfferId(),
-  call: currentCall() ? { session: currentCall().sessionId, state: currentSession()?.state ?? null } : null,
-  peers: Object.fromEntries([...(currentCall()?.peerConnections ?? new Map())].map(([id, pc]) => [
-    id, { connection: pc.connectionState, ice: pc.iceConnectionState },
-  ])),
-  languages: UI_LANGUAGES,
-});
+window.consoleDiagnostics = () => {
+  const active = currentCall() ?? interpreterCall();
+  return {
+    desk: currentUser() ? (isInterpreterDesk() ? 'interpreter' : 'expert') : null,
+    screen: currentScreen(),
+    signaling: connection()?.state ?? null,
+    availability: currentAvailability().status,
+    reason: currentAvailability().reason,
+    ringing: ring.ringing,
+    ringMuted: ring.muted,
+    chimes: ring.chimes,
+    offer: currentOfferId(),
+    requests: ringingRequests(),
+    call: active ? { session: active.sessionId, state: active.session?.state ?? null } : null,
+    peers: Object.fromEntries([...(active?.peerConnections ?? new Map())].map(([id, pc]) => [
+      id, { connection: pc.connectionState, ice: pc.iceConnectionState, kind: active.participants.get(id)?.kind ?? null },
+    ])),
+    languages: UI_LANGUAGES,
+  };
+};
 
 window.addEventListener('unhandledrejection', (event) => console.error('unhandled', event.reason));
 boot().catch(reportFailure);

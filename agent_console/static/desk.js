@@ -3,11 +3,14 @@
 
 import { backToLogin, currentUser } from './auth.js';
 import { applyAvailability, renderAvailability } from './availability.js';
+import { receiveCaption } from './captions.js';
 import { receiveChat } from './chat.js';
 import { connect } from './connection.js';
 import { $ } from './dom.js';
 import { loadDirectory } from './directory.js';
+import { doccamShareRequested, renderDoccamShare } from './doccam-share.js';
 import { t } from './i18n.js';
+import { followInterpreting } from './interpreter.js';
 import { offerWithdrawn, rejoinAfterReload, sessionEnded, sessionUpdated, showOffer } from './offer.js';
 import { renderOutcomes } from './outcome.js';
 import { applyOverview, renderOverview } from './queues.js';
@@ -60,6 +63,14 @@ function onServerMessage(msg) {
       break;
     case 'session_update':
       sessionUpdated(msg.session);
+      followInterpreting(msg.session);
+      renderDoccamShare(msg.session);
+      break;
+    case 'caption':
+      receiveCaption(msg);
+      break;
+    case 'doccam_share_requested':
+      doccamShareRequested(msg);
       break;
     case 'chat':
       receiveChat(msg);

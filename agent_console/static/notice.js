@@ -24,18 +24,22 @@ export function tell(key, vars = {}) {
   announce($('home-notice').textContent);
 }
 
+// The expert's desk and the interpreter's each have the line; one of them is on the page.
+const LINES = ['home-notice', 'interp-notice'];
+
 /** Show the notice line in the chosen language. */
 export function renderNotice() {
-  const line = $('home-notice');
-  line.hidden = !notice;
-  if (!notice) {
-    line.textContent = '';
-    return;
+  let text = '';
+  if (notice) {
+    const { key, vars } = notice;
+    const filled = { ...vars };
+    if (vars.outcome) filled.outcome = outcomeName(vars.outcome);
+    if (vars.agency) filled.agency = agencyName(vars.agency);
+    if (vars.service) filled.service = serviceName(vars.agency, vars.service);
+    text = t(key, filled);
   }
-  const { key, vars } = notice;
-  const filled = { ...vars };
-  if (vars.outcome) filled.outcome = outcomeName(vars.outcome);
-  if (vars.agency) filled.agency = agencyName(vars.agency);
-  if (vars.service) filled.service = serviceName(vars.agency, vars.service);
-  line.textContent = t(key, filled);
+  for (const id of LINES) {
+    $(id).hidden = !notice;
+    $(id).textContent = text;
+  }
 }

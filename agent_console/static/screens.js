@@ -1,5 +1,6 @@
 // One screen at a time (<section data-screen>): loading, login, home (the desk between
-// calls), offer (a call rings) and call. The top bar's controls show once signed in.
+// calls), offer (a call rings) and call; for an interpreter, interp-home (the desk and its
+// ringing requests) and interp-call. The top bar's controls show once signed in.
 
 import { $ } from './dom.js';
 
@@ -26,6 +27,6 @@ export function show(name) {
   $('availability-bar').hidden = !loggedIn;
   $('ring-mute').hidden = !loggedIn;
   $('who').hidden = !loggedIn;
-  $('logout').hidden = !loggedIn || name === 'call';
+  $('logout').hidden = !loggedIn || name === 'call' || name === 'interp-call';
   if (!document.querySelector('dialog[open]')) focusHeading();
 }

@@ -32,6 +32,7 @@ from .console import (
     diagnostics,
     directory_toml,
     go_available,
+    interpreter_state,
     log_in,
     log_in_interpreter,
     on_screen,
@@ -65,6 +66,10 @@ WebSocket.prototype.send = function (data) {
   return send.call(this, data);
 };
 """
+FOCUSED = """() => {
+  const el = document.activeElement;
+  return [el?.dataset?.testid ?? '', el ? getComputedStyle(el).outlineStyle : ''];
+}"""
 KELA_IN = {"fi": "Kela", "sv": "FPA", "en": "Kela – Social Insurance Institution of Finland"}
 KELA = KELA_IN["en"]
 
@@ -115,6 +120,12 @@ async def test_an_arabic_interpreter_joins_a_running_call_and_leaves(
 
         # A Kela call is running; the expert asks for Arabic, spoken.
         session_id = await expert_in_a_call(expert.page, kiosk)
+        # The dialog offers the languages of each kind: sign languages for sign language.
+        await expert.page.get_by_test_id("invite-interpreter").click()
+        await expert.page.get_by_test_id("interpreter-modality").select_option("sign")
+        options = expert.page.get_by_test_id("interpreter-language").locator("option")
+        assert await options.all_inner_texts() == [t(lang, "lang.fse"), t(lang, "lang.fss")]
+        await expert.page.keyboard.press("Escape")
         await request_interpreter(expert.page, "ar", "spoken")
         await wait_for_interpreter_state(expert.page, "ringing")
         status = await text_of(expert.page, "interpreter-status")
@@ -141,8 +152,16 @@ async def test_an_arabic_interpreter_joins_a_running_call_and_leaves(
         await check_screen(interp.page, "request", lang, prefix="interpreter")
         await check_screen(expert.page, "interpreter-ringing", lang)
 
-        # Accept: the interpreter sees the citizen and the expert, the expert sees them.
-        await ring.get_by_test_id("request-accept").click()
+        # Accept, with the keyboard: Tab reaches the request's buttons, with the focus ring.
+        await interp.page.evaluate("document.activeElement.blur()")
+        for _ in range(30):
+            await interp.page.keyboard.press("Tab")
+            testid, outline = await interp.page.evaluate(FOCUSED)
+            if testid == "request-accept":
+                break
+        assert (testid, outline) == ("request-accept", "solid"), (testid, outline)
+        await interp.page.keyboard.press("Enter")
+        # The interpreter sees the citizen and the expert, the expert sees the interpreter.
         await on_screen(interp.page, "interp-call", timeout=20_000)
         assert (await diagnostics(interp.page))["ringing"] is False
         await video_frames_advancing(interp.page, BOOTH, timeout=20)
@@ -153,6 +172,7 @@ async def test_an_arabic_interpreter_joins_a_running_call_and_leaves(
             lang, "istatus.members", needs=f"{t(lang, 'lang.ar')} ({t(lang, 'modality.spoken')})"
         )
         await until(interp.page, f"{PILL}.dataset.call === 'true'")
+        await until(interp.page, f"{PILL}.dataset.status === 'busy'")  # the server's word
         assert (await diagnostics(interp.page))["call"]["session"] == session_id
         await check_screen(interp.page, "call", lang, prefix="interpreter")
         await check_screen(expert.page, "interpreter-call", lang)
@@ -345,8 +365,54 @@ async def test_cancel_decline_and_nobody_answering_are_told_plainly(
         await interp.page.get_by_test_id("request-accept").click()
         await on_screen(interp.page, "interp-call", timeout=20_000)
         await wait_for_interpreter_state(expert.page, "joined")
+
+        # The interpreter's page reloads mid-call: it goes straight back into the call.
+        await interp.page.reload()
+        await on_screen(interp.page, "interp-call", timeout=20_000)
+        await video_frames_advancing(interp.page, BOOTH, timeout=20)
+        await video_frames_advancing(interp.page, EXPERT, timeout=20)
+        await video_frames_advancing(expert.page, INTERPRETER, timeout=20)
+        assert await interpreter_state(expert.page) == "joined"
         assert page_errors(interp.console.errors) == [], interp.console.dump()
         assert page_errors(expert.console.errors) == [], expert.console.dump()
+
+
+@pytest.mark.timeout(120)
+async def test_rings_that_ring_out_are_told_and_two_in_a_row_pause_the_interpreter(
+    browser: Browser, tmp_path: Path
+) -> None:
+    config = directory_toml(tmp_path, (r"^ring_timeout_s = 30\b", "ring_timeout_s = 2"))
+    async with (
+        serving("memory", "short-ring-node", config=config) as node,
+        console_tab(browser, node, lang="fi") as interp,
+        console_tab(browser, node, lang="fi") as expert,
+        kiosk_tab(browser, node) as kiosk,
+    ):
+        await interpreter_available(interp.page)
+        await expert_in_a_call(expert.page, kiosk)
+        await request_interpreter(expert.page, "ar", "spoken")
+        await wait_for_request(interp.page)
+        # Nobody answers: the ring goes with a line saying so, and the chime stops.
+        await until(interp.page, "document.querySelectorAll('[data-testid=request]').length === 0")
+        place = f"Kitee, {t('fi', 'site.kind_S')}"
+        assert await text_of(interp.page, "interp-notice") == t(
+            "fi", "requests.timed_out", agency="Kela", place=place
+        )
+        assert (await diagnostics(interp.page))["ringing"] is False
+        # Try again rings it again; the second ring in a row that rings out pauses.
+        await expert.page.get_by_test_id("interpreter-cancel").click()
+        await wait_for_interpreter_state(expert.page, "cancelled")
+        await request_interpreter(expert.page, "ar", "spoken")
+        await wait_for_request(interp.page)
+        await until(interp.page, f"{PILL}.dataset.status === 'paused'", timeout=10_000)
+        assert await text_of(interp.page, "interp-notice") == t(
+            "fi", "availability.missed_requests_notice"
+        )
+        assert await text_of(interp.page, "availability") == t(
+            "fi", "availability.is_paused_reason", reason=t("fi", "reason.missed_requests")
+        )
+        await check_screen(interp.page, "paused", "fi", prefix="interpreter")
+        assert page_errors(interp.console.errors) == [], interp.console.dump()
 
 
 def with_second_arabic_interpreter(tmp_path: Path) -> Path:

@@ -13,11 +13,13 @@ const PAUSE_REASONS = ['break', 'meeting', 'training', 'other'];
 
 let availability = { status: 'unknown', reason: null, skills: null, canChoose: false, wrapUpEnd: null };
 let inCall = false;
-let words = { missed: 'availability.missed_notice' };
+let words = { missed: 'availability.missed_notice', reasons: {} };
 
 /** Speak of requests rather than calls for an interpreter. */
 export function configureAvailability({ interpreter = false } = {}) {
-  words = { missed: interpreter ? 'availability.missed_requests_notice' : 'availability.missed_notice' };
+  words = interpreter
+    ? { missed: 'availability.missed_requests_notice', reasons: { missed_offers: 'reason.missed_requests' } }
+    : { missed: 'availability.missed_notice', reasons: {} };
 }
 
 /** Return the availability as the server last said it ({status, reason, skills, canChoose, wrapUpEnd}). */
@@ -54,7 +56,7 @@ export function setInCall(value) {
 /** Return the words for a pause reason. */
 function reasonText(reason) {
   if (!reason) return '';
-  const key = `reason.${reason}`;
+  const key = words.reasons[reason] ?? `reason.${reason}`;
   const text = t(key);
   return text === key ? reason : text; // a reason set elsewhere is shown as it is, as text
 }

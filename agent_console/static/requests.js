@@ -13,7 +13,7 @@ import { clock } from './format.js';
 import { languageName, t } from './i18n.js';
 import { cancelExpectedCall, expectCall, inInterpreterCall } from './interpreter-call.js';
 import { openMedia, stopLocalMedia } from './local-media.js';
-import { tell } from './notice.js';
+import { noticeKey, tell } from './notice.js';
 
 // How long past its ring time a request stays up waiting for the server's word.
 const RING_GRACE_S = 5;
@@ -148,6 +148,8 @@ export function requestWithdrawn(msg) {
   renderRequests();
   updateRing();
   if (msg.reason === 'declined') return; // our own decline
+  // Being paused for rings that rang out says more than "a request rang out": keep it.
+  if (noticeKey() === 'availability.missed_requests_notice') return;
   const key = { taken: 'requests.taken', cancelled: 'requests.cancelled', timeout: 'requests.timed_out' }[msg.reason]
     ?? 'requests.withdrawn';
   tell(key, { agency: entry.message.agency, place: placeOf(entry.message) });

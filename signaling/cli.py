@@ -99,8 +99,11 @@ def _protocol_schema(args: argparse.Namespace) -> int:
 
 
 def _answer(args: argparse.Namespace) -> int:
-    from .client.answering import answer_calls
+    from .client.answering import answer_calls, answer_interpreter_requests
 
+    if not args.username and not args.interpreter:
+        print("etapiste answer: give --username or --interpreter", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -110,7 +113,11 @@ def _answer(args: argparse.Namespace) -> int:
             *(
                 answer_calls(args.server, username, args.password, hold_s=args.hold)
                 for username in args.username
-            )
+            ),
+            *(
+                answer_interpreter_requests(args.server, username, args.password, hold_s=args.hold)
+                for username in args.interpreter
+            ),
         )
 
     with contextlib.suppress(KeyboardInterrupt):
@@ -152,11 +159,16 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     schema.set_defaults(func=_protocol_schema)
 
     answer = commands.add_parser(
-        "answer", help="headless experts that answer every call (demo, trying a booth alone)"
+        "answer",
+        help="headless experts that answer every call and interpreters that join every "
+        "request (demo, trying a booth alone)",
     )
     answer.add_argument("--server", default="http://127.0.0.1:8080")
     answer.add_argument(
-        "--username", action="append", required=True, help="expert account (repeatable)"
+        "--username", action="append", default=[], help="expert account (repeatable)"
+    )
+    answer.add_argument(
+        "--interpreter", action="append", default=[], help="interpreter account (repeatable)"
     )
     answer.add_argument("--password", default=DEMO_PASSWORD)
     answer.add_argument(

@@ -22,17 +22,23 @@ async def answer_calls(
 ) -> None:
     """Log in, go available, and take each offered call for ``hold_s`` seconds (0 = until
     the booth leaves), with a synthetic camera and microphone."""
-    token = await login(base_url, username, password)
-    client = SignalingClient(base_url.replace("http", "ws", 1) + "/ws", token)
-    await client.connect()
+    client = await _available(base_url, username, password)
     try:
-        await client.request({"type": "set_availability", "status": "available"})
-        log.info("%s is available", username)
         while True:
             offer = await client.wait_for(Offer, timeout=FOREVER_S)
             await _take(client, offer, hold_s, outcome, username)
     finally:
         await client.close()
+
+
+async def _available(base_url: str, username: str, password: str) -> SignalingClient:
+    """Log in, connect and go available (an expert for calls, an interpreter for rings)."""
+    token = await login(base_url, username, password)
+    client = SignalingClient(base_url.replace("http", "ws", 1) + "/ws", token)
+    await client.connect()
+    await client.request({"type": "set_availability", "status": "available"})
+    log.info("%s is available", username)
+    return client
 
 
 async def _take(
@@ -81,12 +87,8 @@ async def answer_interpreter_requests(
 ) -> None:
     """Log in as an interpreter, go available, and join each call that rings for
     ``hold_s`` seconds (0 = until the call ends), with a synthetic camera and microphone."""
-    token = await login(base_url, username, password)
-    client = SignalingClient(base_url.replace("http", "ws", 1) + "/ws", token)
-    await client.connect()
+    client = await _available(base_url, username, password)
     try:
-        await client.request({"type": "set_availability", "status": "available"})
-        log.info("%s is available for interpreting", username)
         while True:
             ring = await client.wait_for(InterpreterOffer, timeout=FOREVER_S)
             await _interpret(client, ring, hold_s, username)

@@ -21,6 +21,15 @@ const POLITE_REPAIR_DELAY_MS = 1000;
 const CONNECT_WATCHDOG_MS = 15000;
 // On a service bus's mobile uplink the video must leave room for the audio.
 const XS_VIDEO_MAX_BITRATE = 600_000;
+// With a sign-language interpreter in the call the hands must stay readable
+// (docs/protocol.md §5.3 "Sign language"): at least this frame rate from the camera.
+const SIGN_MIN_FPS = 25;
+const SIGN_IDEAL_FPS = 30;
+
+/** Whether a participant is a sign-language interpreter. */
+export function isSignInterpreter(participant) {
+  return participant?.kind === 'interpreter' && participant.interpreting?.modality === 'sign';
+}
 
 /** Return the SDP without candidate lines (they trickle as `ice` signals). */
 export function stripCandidates(sdp) {
@@ -100,6 +109,10 @@ export class Call extends EventTarget {
     this._closed = false;
     this._muted = false;
     this._cameraEnabled = true;
+    // A sign-language interpreter is a member: the camera and the video senders follow
+    // the sign-language policy (see _applySignPolicy).
+    this._signLanguage = false;
+    this._constraintsBefore = new Map(); // local video track -> its constraints before
     this._onMessage = (event) => this._handleMessage(event.detail);
     this._onWelcome = (event) => this._handleWelcome(event.detail.welcome);
     signaling.addEventListener('message', this._onMessage);
@@ -128,6 +141,8 @@ export class Call extends EventTarget {
 
   get muted() { return this._muted; }
   get cameraEnabled() { return this._cameraEnabled; }
+  /** Whether a sign-language interpreter is in the call (the video policy is raised). */
+  get signLanguage() { return this._signLanguage; }
 
   /** Mute or unmute the microphone for everyone in the call. */
   setMuted(muted) {
@@ -156,6 +171,8 @@ export class Call extends EventTarget {
     this.signaling.releaseSession?.(this.sessionId);
     for (const peer of this._peers.values()) this._closePeer(peer);
     this._peers.clear();
+    // The tracks belong to the caller: give them back as they were lent.
+    this._restoreCamera();
   }
 
   // --- membership --------------------------------------------------------------------
@@ -214,6 +231,7 @@ export class Call extends EventTarget {
     }
     dispatch(this, 'session', { session });
     this._connectNewcomers({ offerToAll });
+    this._updateSignLanguage();
   }
 
   /** Offer to every participant we have no peer for and should offer to. */
@@ -238,6 +256,7 @@ export class Call extends EventTarget {
     this.participants.set(participant.id, { ...this.participants.get(participant.id), ...participant });
     dispatch(this, 'participant', { participant: this.participants.get(participant.id), event });
     if (event === 'joined') this._connectNewcomers();
+    this._updateSignLanguage();
     if (event === 'reconnected') {
       const peer = this._peers.get(participant.id) ?? this._peer(participant.id);
       this._repair(peer, 'reconnected');
@@ -252,6 +271,7 @@ export class Call extends EventTarget {
       this._peers.delete(id);
     }
     if (known || peer) dispatch(this, 'participant-left', { participantId: id });
+    this._updateSignLanguage();
   }
 
   _end(detail) {
@@ -528,16 +548,79 @@ export class Call extends EventTarget {
     }, CONNECT_WATCHDOG_MS);
   }
 
-  /** Keep sign language moving on weak links: frame rate first, audio above video. */
+  // --- media policy ------------------------------------------------------------------
+
+  /**
+   * Follow whether a sign-language interpreter is a member (another, or ourselves); apply
+   * the policy on change. It is for the pictures that carry the signing, the booth's and
+   * the interpreter's (docs/protocol.md §5.3): an expert's own camera keeps its policy.
+   */
+  _updateSignLanguage() {
+    if (this._closed) return;
+    const self = this.session?.participants?.find((p) => p.id === this.selfId) ?? null;
+    const sign = self?.kind !== 'expert'
+      && (isSignInterpreter(self) || [...this.participants.values()].some(isSignInterpreter));
+    if (sign === this._signLanguage) return;
+    this._signLanguage = sign;
+    dispatch(this, 'sign-language', { active: sign });
+    this._applySignPolicy().catch((error) => console.warn('sign-language policy', error));
+  }
+
+  /** Raise (or lower again) the camera's frame rate and every peer's sender parameters. */
+  async _applySignPolicy() {
+    if (this._signLanguage) await this._raiseCamera();
+    else this._restoreCamera();
+    for (const peer of this._peers.values()) {
+      if (peer.pc && peer.pc.signalingState !== 'closed') await this._applySenderPolicy(peer.pc);
+    }
+  }
+
+  /** Ask the local camera for at least 25 fps (30 ideal), keeping its other constraints. */
+  async _raiseCamera() {
+    for (const track of this.localStream?.getVideoTracks() ?? []) {
+      if (track.readyState === 'ended' || typeof track.applyConstraints !== 'function') continue;
+      if (!this._constraintsBefore.has(track)) this._constraintsBefore.set(track, track.getConstraints());
+      const before = this._constraintsBefore.get(track);
+      try {
+        await track.applyConstraints({ ...before, frameRate: { min: SIGN_MIN_FPS, ideal: SIGN_IDEAL_FPS } });
+      } catch (error) {
+        // A camera that cannot do 25 fps at this size: the most it can, rather than nothing.
+        console.warn('sign language: the camera refused 25 fps', error?.name, error?.constraint);
+        try {
+          await track.applyConstraints({ ...before, frameRate: { ideal: SIGN_IDEAL_FPS } });
+        } catch { /* the track keeps its constraints */ }
+      }
+    }
+  }
+
+  /** Give the camera back the constraints it had before the sign-language policy. */
+  _restoreCamera() {
+    for (const [track, before] of this._constraintsBefore) {
+      if (track.readyState !== 'ended') track.applyConstraints(before).catch(() => {});
+    }
+    this._constraintsBefore.clear();
+  }
+
+  /**
+   * Set the senders' parameters: audio first on weak links, and video by who is in the call.
+   *
+   * Without a sign-language interpreter, video keeps its frame rate and gives up resolution
+   * first. With one (docs/protocol.md §5.3), video keeps its resolution, so that hands and
+   * faces stay sharp, and goes out with high priority, like the audio; the camera then
+   * delivers at least 25 fps (_raiseCamera).
+   */
   async _applySenderPolicy(pc) {
     for (const sender of pc.getSenders()) {
       if (!sender.track) continue;
       const params = sender.getParameters();
       if (!params.encodings || params.encodings.length === 0) continue;
       if (sender.track.kind === 'video') {
-        params.degradationPreference = 'maintain-framerate';
+        params.degradationPreference = this._signLanguage ? 'maintain-resolution' : 'maintain-framerate';
         for (const encoding of params.encodings) {
           if (this.siteKind === 'XS') encoding.maxBitrate = XS_VIDEO_MAX_BITRATE;
+          const priority = this._signLanguage ? 'high' : 'low';
+          encoding.priority = priority;
+          encoding.networkPriority = priority;
         }
       } else {
         for (const encoding of params.encodings) {
@@ -551,6 +634,24 @@ export class Call extends EventTarget {
         console.warn(`setParameters (${sender.track.kind})`, error.message);
       }
     }
+  }
+
+  /** The video senders' parameters towards each participant (for diagnostics and tests). */
+  videoSenderParameters() {
+    const result = {};
+    for (const [id, peer] of this._peers) {
+      const sender = peer.pc?.getSenders().find((s) => s.track?.kind === 'video');
+      if (!sender) continue;
+      const params = sender.getParameters();
+      const encoding = params.encodings?.[0] ?? {};
+      result[id] = {
+        degradationPreference: params.degradationPreference ?? null,
+        priority: encoding.priority ?? null,
+        networkPriority: encoding.networkPriority ?? null,
+        maxBitrate: encoding.maxBitrate ?? null,
+      };
+    }
+    return result;
   }
 
   // --- quality -----------------------------------------------------------------------

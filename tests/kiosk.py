@@ -6,6 +6,7 @@ catalogues, the screen checks (axe, sizes, screenshot) and the steps of a visit.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -14,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from av import VideoFrame
 from playwright.async_api import Browser, Page, WebSocketRoute
 
 from signaling.client import Call, SignalingClient, SyntheticCamera, SyntheticMicrophone
-from signaling.protocol import Offer
+from signaling.protocol import InterpreterOffer, Offer
 
 from .browser import (
     Console,
@@ -220,7 +222,7 @@ async def type_on_screen(page: Page, text: str) -> None:
 async def chat_lines(page: Page) -> list[tuple[str, str]]:
     """Return the conversation on the call screen as (who, what) pairs, oldest first."""
     lines: list[tuple[str, str]] = await page.evaluate(
-        """() => [...document.querySelectorAll('#captions [data-testid=kiosk-chat-line]')].map(
+        """() => [...document.querySelectorAll('#conversation [data-testid=kiosk-chat-line]')].map(
           (line) => [line.querySelector('.chat-who').textContent,
                      line.querySelector('.chat-text').textContent])"""
     )
@@ -266,11 +268,25 @@ class SignalingCut:
 # --- the expert ------------------------------------------------------------------------------
 
 
-async def answer(expert: SignalingClient) -> tuple[Offer, Call]:
+class MeshCamera(SyntheticCamera):
+    """A synthetic camera whose frames are yuv420p already, for a client that sends to several
+    peers (a three-way call): no two encoder threads then convert the same frame, which can
+    hang PyAV's reformat (the threads stay in Vp8Encoder.encode and the loop never closes)."""
+
+    async def recv(self) -> VideoFrame:
+        frame = await super().recv()
+        converted = frame.reformat(format="yuv420p")
+        converted.pts, converted.time_base = frame.pts, frame.time_base
+        return converted
+
+
+async def answer(
+    expert: SignalingClient, camera: SyntheticCamera | None = None
+) -> tuple[Offer, Call]:
     """Go available, take the first call offered and start aiortc media on it."""
     await expert.request({"type": "set_availability", "status": "available"})
     offer = await expert.wait_for(Offer, timeout=15)
-    call = Call(expert, offer.session_id, [SyntheticCamera(), SyntheticMicrophone()])
+    call = Call(expert, offer.session_id, [camera or SyntheticCamera(), SyntheticMicrophone()])
     call.start()
     await expert.request({"type": "offer_accept", "session_id": offer.session_id})
     return offer, call
@@ -283,9 +299,9 @@ class Expert:
     client: SignalingClient
     calls: list[Call] = field(default_factory=list)
 
-    async def answer(self) -> tuple[Offer, Call]:
+    async def answer(self, camera: SyntheticCamera | None = None) -> tuple[Offer, Call]:
         """As `answer`; the call is closed when the expert signs out."""
-        offer, call = await answer(self.client)
+        offer, call = await answer(self.client, camera)
         self.calls.append(call)
         return offer, call
 
@@ -300,3 +316,68 @@ async def expert_at(node: ServeProcess, username: str) -> AsyncIterator[Expert]:
         for call in expert.calls:
             await call.close()
         await expert.client.close()
+
+
+# --- the interpreter -------------------------------------------------------------------------
+
+
+@dataclass
+class Interpreter:
+    """An interpreter's signaling client, and the calls they joined (closed with it)."""
+
+    client: SignalingClient
+    calls: list[Call] = field(default_factory=list)
+
+    async def available(self) -> None:
+        """Go available: requests that this interpreter could serve ring here."""
+        await self.client.request({"type": "set_availability", "status": "available"})
+
+    async def join(self, timeout: float = 20) -> tuple[InterpreterOffer, Call]:
+        """Wait for a ring, take it and join the call with aiortc media."""
+        offer = await self.client.wait_for(InterpreterOffer, timeout=timeout)
+        # Listening before the accept: the session_update that makes us a member comes first.
+        call = Call(self.client, offer.session_id, [MeshCamera(), SyntheticMicrophone()])
+        call.start()
+        self.calls.append(call)
+        await self.client.request({"type": "interpreter_accept", "request_id": offer.request_id})
+        return offer, call
+
+    async def caption(self, session_id: str, text: str, *, final: bool) -> None:
+        """Send a caption line (no reply comes)."""
+        await self.client.send(
+            {"type": "caption", "session_id": session_id, "text": text, "final": final}
+        )
+
+    async def leave(self, session_id: str) -> None:
+        """Leave the call; the others carry on."""
+        await self.client.request({"type": "session_leave", "session_id": session_id})
+        for call in self.calls:
+            if call.session_id == session_id:
+                await call.close()
+
+
+@asynccontextmanager
+async def interpreter_at(node: ServeProcess, username: str) -> AsyncIterator[Interpreter]:
+    """Sign a demo interpreter in to `node` (the token REST API); close their calls after."""
+    interpreter = Interpreter(await staff_client(node.base_url, username))
+    try:
+        yield interpreter
+    finally:
+        # Leave first, so that the others (often in this process) close their side in order.
+        for call in interpreter.calls:
+            with contextlib.suppress(Exception):
+                await interpreter.client.request(
+                    {"type": "session_leave", "session_id": call.session_id}, timeout=5
+                )
+            await call.close()
+        await interpreter.client.close()
+
+
+async def ask_with_interpreter(page: Page, lang: str, choice: str) -> None:
+    """From the greeting to the waiting screen: language, the interpreter `choice` (a tile
+    id: "ar", "fse", "text"…), then Kela's general benefits."""
+    await on_screen(page, "welcome")
+    await tap(page, f"lang-{lang}", "agencies")
+    await tap(page, "need-interpreter", "interpreter")
+    await tap(page, f"interpreter-lang-{choice}", "agencies")
+    await call_about(page, "kela", "general")

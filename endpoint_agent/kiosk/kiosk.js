@@ -15,6 +15,7 @@ import {
   UI_LANGUAGES, joinList, language, languageName, loadCatalogs, localized, setLanguage, t,
 } from './i18n.js';
 import { Inactivity } from './inactivity.js';
+import { Captions, InterpreterRequestStatus, InterpreterTiles, interpreterRole } from './interpreting.js';
 import { Keyboard } from './keyboard.js';
 
 const ICONS = '/kiosk/icons.svg';
@@ -94,6 +95,13 @@ let deviceCheck = null;
 let inactivity = null;
 let keyboard = null;
 let doccam = null;
+let tiles = null;
+let captions = null;
+let interpreterRequest = null;
+// The others' media in this call by participant id (never kept past it).
+const remoteStreams = new Map();
+// The interpreters shown at the latest render, to tell the citizen who came and went.
+let interpretersShown = new Set();
 
 // --- small helpers ---------------------------------------------------------------------
 
@@ -680,7 +688,10 @@ function createCall(session) {
   S.call = call;
   const mine = (handler) => (event) => { if (S.call === call) handler(event.detail); };
   call.addEventListener('session', mine(({ session: next }) => applySession(next)));
-  call.addEventListener('participant', mine(() => renderNames()));
+  call.addEventListener('participant', mine(() => {
+    renderNames();
+    renderParties();
+  }));
   call.addEventListener('remote-stream', mine(onRemoteStream));
   call.addEventListener('participant-left', mine(onParticipantLeft));
   call.addEventListener('connection', mine(onPeerConnection));
@@ -693,6 +704,8 @@ function createCall(session) {
 function applySession(session) {
   const wasInCall = S.inCall;
   S.session = session;
+  // Open only while an expert is in the call; withdrawn when the call goes back to a queue.
+  interpreterRequest.update(CALL_STATES.has(session.state) ? session.interpreter_request ?? null : null);
   if (WAITING_STATES.has(session.state)) {
     if (wasInCall) {
       // The expert's side broke for longer than the grace period: we are back at the
@@ -714,6 +727,7 @@ function applySession(session) {
       resetCallView();
       show('call');
     }
+    renderParties();
   }
 }
 
@@ -741,6 +755,8 @@ function onServerMessage({ detail: msg }) {
     renderQueue(msg);
   } else if (msg.type === 'chat' && msg.session_id === S.session?.session_id) {
     showChat(msg);
+  } else if (msg.type === 'caption' && msg.session_id === S.session?.session_id && liveSession()) {
+    captions.show(msg);
   }
 }
 
@@ -754,14 +770,14 @@ function whoSaid(participantId) {
   const participant = S.call?.participants.get(participantId)
     ?? S.session?.participants?.find((p) => p.id === participantId);
   const agencyName = localized(S.agency?.name) || S.session?.agency || '';
-  if (participant?.kind === 'interpreter') return t('call.interpreter');
+  if (participant?.kind === 'interpreter') return interpreterRole(participant, { t, languageName });
   if (participant?.kind === 'expert' && participant.display_name) {
     return t('call.expert_name', { name: participant.display_name, agency: agencyName });
   }
   return agencyName;
 }
 
-/** Add a line to the conversation (the captions area): who said it, then what. */
+/** Add a line to the conversation: who said it, then what. */
 function addChatLine({ who, text, mine }) {
   const line = element('div', {
     className: `chat-line ${mine ? 'mine' : 'theirs'}`, attrs: { 'data-testid': 'kiosk-chat-line' },
@@ -770,9 +786,18 @@ function addChatLine({ who, text, mine }) {
     element('p', { className: 'chat-who', text: who }),
     element('p', { className: 'chat-text', text, attrs: { dir: 'auto' } }),
   );
-  const captions = $('captions');
-  captions.append(line);
-  captions.scrollTop = captions.scrollHeight;
+  const conversation = $('conversation');
+  conversation.append(line);
+  conversation.scrollTop = conversation.scrollHeight;
+}
+
+/** "Try again": ask the server for an interpreter with the same need once more. */
+async function requestInterpreterAgain({ language: need, modality }) {
+  const session = liveSession();
+  if (!session || S.signaling?.state !== 'open') throw new Error('not connected');
+  await withTimeout(S.signaling.request({
+    type: 'interpreter_request', session_id: session.session_id, language: need, modality,
+  }), CHAT_TIMEOUT_MS);
 }
 
 // --- the citizen writes ----------------------------------------------------------------
@@ -796,8 +821,8 @@ function openWriter() {
   const input = $('kiosk-chat-input');
   input.focus({ preventScroll: true });
   input.setSelectionRange(input.value.length, input.value.length);
-  const captions = $('captions');
-  captions.scrollTop = captions.scrollHeight;
+  const conversation = $('conversation');
+  conversation.scrollTop = conversation.scrollHeight;
 }
 
 /** Close the writing panel; `clear` also forgets what was typed (the call is over). */
@@ -865,7 +890,6 @@ function renderNames() {
   const expert = expertParticipant();
   $('expert-name').textContent = expert?.display_name
     ? t('call.expert_name', { name: expert.display_name, agency: agencyName }) : agencyName;
-  $('interpreter-name').textContent = t('call.interpreter');
 }
 
 function resetCallView() {
@@ -879,37 +903,43 @@ function resetCallView() {
 }
 
 function onRemoteStream({ participant, stream }) {
-  const isInterpreter = participant.kind === 'interpreter';
-  const video = $(isInterpreter ? 'interpreter-video' : 'remote-video');
+  remoteStreams.set(participant.id, stream);
+  if (participant.kind === 'interpreter') {
+    renderParties();
+    return;
+  }
+  const video = $('remote-video');
   video.dataset.participant = participant.id;
   if (video.srcObject !== stream) {
     video.srcObject = stream;
     video.play?.().catch(() => {});
   }
-  if (isInterpreter) {
-    $('interpreter-slot').hidden = false;
-    $('call-grid').classList.add('with-interpreter');
-  } else {
-    video.addEventListener('playing', () => { $('remote-waiting').hidden = true; }, { once: true });
-    if (!video.paused && video.readyState >= 2) $('remote-waiting').hidden = true;
-  }
+  video.addEventListener('playing', () => { $('remote-waiting').hidden = true; }, { once: true });
+  if (!video.paused && video.readyState >= 2) $('remote-waiting').hidden = true;
   renderNames();
 }
 
 function onParticipantLeft({ participantId }) {
-  for (const id of ['remote-video', 'interpreter-video']) {
-    const video = $(id);
-    if (video.dataset.participant === participantId) {
-      video.srcObject = null;
-      delete video.dataset.participant;
-      if (id === 'interpreter-video') {
-        $('interpreter-slot').hidden = true;
-        $('call-grid').classList.remove('with-interpreter');
-      } else {
-        $('remote-waiting').hidden = false;
-      }
-    }
+  remoteStreams.delete(participantId);
+  const video = $('remote-video');
+  if (video.dataset.participant === participantId) {
+    video.srcObject = null;
+    delete video.dataset.participant;
+    $('remote-waiting').hidden = false;
   }
+  renderParties();
+}
+
+/** Lay the call out for who is in it: interpreters' tiles, captions, what to announce. */
+function renderParties() {
+  if (!S.call) return;
+  const others = [...S.call.participants.values()];
+  tiles.render(others, remoteStreams);
+  captions.setMembers(others);
+  const now = new Set(tiles.shown);
+  if ([...now].some((id) => !interpretersShown.has(id))) announce(t('call.interpreter_joined'));
+  else if ([...interpretersShown].some((id) => !now.has(id))) announce(t('call.interpreter_left'));
+  interpretersShown = now;
 }
 
 const peerStates = new Map();
@@ -943,12 +973,12 @@ function renderQuality({ level }) {
 }
 
 function clearRemote() {
-  for (const id of ['remote-video', 'interpreter-video']) {
-    $(id).srcObject = null;
-    delete $(id).dataset.participant;
-  }
-  $('interpreter-slot').hidden = true;
-  $('call-grid').classList.remove('with-interpreter');
+  const video = $('remote-video');
+  video.srcObject = null;
+  delete video.dataset.participant;
+  remoteStreams.clear();
+  tiles?.clear();
+  interpretersShown = new Set();
   $('remote-waiting').hidden = false;
   peerStates.clear();
 }
@@ -959,6 +989,9 @@ function closeCall() {
   doccam?.stop();
   closeWriter({ clear: true });
   clearRemote();
+  // Captions and the request end with the call: nothing of them stays.
+  captions?.clear();
+  interpreterRequest?.clear();
   $('self-video').srcObject = null;
   $('waiting-video').srcObject = null;
 }
@@ -1026,7 +1059,7 @@ function onSessionEnded({ state, reason }) {
   agent.storeResumeToken(null);
   closeCall();
   // The conversation ends with the call (the privacy reset wipes it again).
-  $('captions').replaceChildren();
+  $('conversation').replaceChildren();
   if (wasInCall) {
     S.feedbackSessionId = sessionId;
     $('feedback-title').textContent = t('feedback.title');
@@ -1142,8 +1175,9 @@ async function privacyReset() {
   for (const video of document.querySelectorAll('video')) video.srcObject = null;
   S.signaling?.close();
   for (const input of document.querySelectorAll('input, textarea')) input.value = '';
-  for (const id of ['agency-tiles', 'service-tiles', 'interpreter-tiles', 'captions']) $(id).replaceChildren();
-  for (const id of ['expert-name', 'interpreter-name', 'queue-position', 'estimated-wait', 'queue-state',
+  for (const id of ['agency-tiles', 'service-tiles', 'interpreter-tiles', 'conversation', 'caption-lines',
+    'caption-live']) $(id).replaceChildren();
+  for (const id of ['expert-name', 'queue-position', 'estimated-wait', 'queue-state',
     'waiting-summary', 'device-summary', 'ready-agency', 'ready-service', 'ready-language',
     'ready-interpreter', 'services-agency', 'appointment-error', 'interpreter-chip-text',
     'message-title', 'message-text', 'message-extra', 'writer-error', 'announcer']) {
@@ -1358,6 +1392,38 @@ async function boot() {
     mayOpenByItself: () => S.screen === 'call' && !writing(),
     beforeOpen: () => closeWriter(),
   });
+  tiles = new InterpreterTiles({
+    grid: $('call-grid'),
+    screen: section('call'),
+    template: $('interpreter-tile'),
+    before: $('captions'),
+    t,
+    languageName,
+  });
+  captions = new Captions({
+    grid: $('call-grid'),
+    band: $('captions'),
+    lines: $('caption-lines'),
+    live: $('caption-live'),
+    waiting: $('caption-waiting'),
+  });
+  interpreterRequest = new InterpreterRequestStatus({
+    root: $('interp-status'),
+    calling: $('interp-calling'),
+    callingTitle: $('interp-calling-title'),
+    callingNeed: $('interp-calling-need'),
+    unanswered: $('interp-unanswered'),
+    unansweredNeed: $('interp-unanswered-need'),
+    keepWaiting: $('interp-keep-waiting'),
+    tryAgain: $('interp-try-again'),
+    error: $('interp-error'),
+    screen: section('call'),
+    t,
+    languageName,
+    announce,
+    request: requestInterpreterAgain,
+    afterDismiss: () => $('call-title').focus({ preventScroll: true }),
+  });
   wire();
   deviceCheck = new DeviceCheck({
     video: $('device-video'),
@@ -1408,6 +1474,15 @@ window.kioskDiagnostics = () => ({
   session: S.session ? { state: S.session.state, participants: S.session.participants.length } : null,
   writing: writing(),
   doccam: doccam?.diagnostics() ?? null,
+  layout: $('call-grid')?.dataset.layout ?? null,
+  signLanguage: S.call?.signLanguage ?? false,
+  // Per participant id: the video sender's degradationPreference and priorities.
+  videoSenders: S.call?.videoSenderParameters?.() ?? {},
+  camera: (() => {
+    const track = deviceCheck?.stream?.getVideoTracks()[0];
+    if (!track) return null;
+    return { frameRate: track.getSettings().frameRate ?? null, constraints: track.getConstraints() };
+  })(),
   peers: Object.fromEntries([...(S.call?.peerConnections ?? new Map())].map(([id, pc]) => [
     id, { connection: pc.connectionState, ice: pc.iceConnectionState, signaling: pc.signalingState },
   ])),

@@ -34,9 +34,10 @@ class DetectConfig:
     max_ramp: float = 0.4
     # Found pages show at most 2 swings along any side; outlines through gingham 5-7.
     max_swings: int = 3
-    # Found pages show no jumps along their sides' inner bands (generated frames); an
-    # outline that runs along a gingham's checks or a glare spot merged with them, 1-4.
-    max_jumps: int = 0
+    # Found pages show at most one jump in all along their sides' inner bands (a card's
+    # photo near its side at 1280x720); an outline that runs along a gingham's checks, or
+    # a glare spot merged with them, 2-6.
+    max_jumps: int = 1
     min_score: float = 0.1
     refine: bool = True
 

@@ -373,11 +373,13 @@ async def interpreter_at(node: ServeProcess, username: str) -> AsyncIterator[Int
         await interpreter.client.close()
 
 
-async def ask_with_interpreter(page: Page, lang: str, choice: str) -> None:
+async def ask_with_interpreter(
+    page: Page, lang: str, choice: str, agency: str = "kela", service: str = "general"
+) -> None:
     """From the greeting to the waiting screen: language, the interpreter `choice` (a tile
-    id: "ar", "fse", "text"…), then Kela's general benefits."""
+    id: "ar", "fse", "text"…), then the agency and service (Kela's general benefits)."""
     await on_screen(page, "welcome")
     await tap(page, f"lang-{lang}", "agencies")
     await tap(page, "need-interpreter", "interpreter")
     await tap(page, f"interpreter-lang-{choice}", "agencies")
-    await call_about(page, "kela", "general")
+    await call_about(page, agency, service)

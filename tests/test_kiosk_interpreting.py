@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from playwright.async_api import Browser, Page
 from signaling.directory import DEMO_CONFIG
 from signaling.protocol import SessionUpdate
 
-from .browser import video_frames_advancing
+from .browser import video_state
 from .kiosk import (
     MeshCamera,
     ask_with_interpreter,
@@ -48,10 +48,30 @@ CAPTIONS = "[data-testid=captions]"
 ANSWER_LIMIT_S = 3.0
 
 
+# The call each language makes: lang -> (agency, service, expert). The demo's interpreters
+# work between their language and Finnish; the test's directory gives tulkki.ar and
+# tulkki.text Swedish and English too, so that every language's screens can be seen.
+CALLS = {
+    "fi": ("kela", "general", "kela.expert"),
+    "sv": ("kela", "general", "kela.expert"),
+    "en": ("vero", "tax-card", "vero.expert"),
+}
+
+
 def demo_directory(tmp_path: Path, *, answer_limit_s: float | None = None) -> Path:
-    """The demo directory with a second Arabic interpreter (team interpreting), and
-    optionally a short interpreting.answer_limit_s; return the file."""
+    """The demo directory with a second Arabic interpreter (team interpreting), tulkki.ar
+    and tulkki.text in fi, sv and en, and optionally a short interpreting.answer_limit_s;
+    return the file."""
     text = DEMO_CONFIG.read_text()
+    for before, after in (
+        ('languages = ["ar", "fi"]', 'languages = ["ar", "fi", "sv", "en"]'),
+        (
+            '[staff.interpreter]\nlanguages = ["fi"]',
+            '[staff.interpreter]\nlanguages = ["fi", "sv", "en"]',
+        ),
+    ):
+        assert text.count(before) == 1, f"the demo directory's {before!r} moved"
+        text = text.replace(before, after)
     if answer_limit_s is not None:
         changed = re.sub(
             r"(?m)^answer_limit_s = 90\b", f"answer_limit_s = {answer_limit_s:g}", text
@@ -69,7 +89,7 @@ def demo_directory(tmp_path: Path, *, answer_limit_s: float | None = None) -> Pa
 
 @pytest.fixture
 async def team_node(tmp_path: Path) -> AsyncIterator[ServeProcess]:
-    """A node on the demo directory with two Arabic interpreters."""
+    """A node on the demo directory with two Arabic interpreters (and more languages)."""
     async with serving("memory", "team-node", config=demo_directory(tmp_path)) as server:
         yield server
 
@@ -100,9 +120,29 @@ async def interpreter_tiles(page: Page) -> int:
 
 async def interpreter_moves(page: Page, participant_id: str) -> None:
     """The interpreter's picture is on the booth's screen and its frames advance."""
-    selector = f'[data-participant="{participant_id}"] {INTERPRETER}'
-    progress = await video_frames_advancing(page, selector, min_frames=10, timeout=20)
-    assert progress.width > 0 and progress.height > 0
+    await moving(page, f'[data-participant="{participant_id}"] {INTERPRETER}')
+
+
+async def moving(page: Page, selector: str, timeout: float = 30) -> None:
+    """A <video> shows 10 new frames.
+
+    Unlike video_frames_advancing this survives the element's count starting over (a peer
+    connection repaired from a new one, as on a loaded machine): frames are counted as
+    they come, whatever the count says.
+    """
+    deadline = time.monotonic() + timeout
+    last, seen = None, 0
+    while True:
+        state = await video_state(page, selector)
+        if state is not None and state["width"] > 0:
+            if last is not None:
+                seen += state["frames"] - last if state["frames"] >= last else state["frames"]
+            last = state["frames"]
+            if seen >= 10:
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{selector}: {seen} new frames in {timeout} s ({state})")
+        await page.wait_for_timeout(50)
 
 
 def session_of(update: SessionUpdate, session_id: str) -> bool:
@@ -144,7 +184,7 @@ async def test_a_sign_language_interpreter_is_pinned_beside_the_expert_at_equal_
             "(video) => video.closest('[data-participant]').dataset.participant"
         )
         await interpreter_moves(page, interpreter_id)
-        await video_frames_advancing(page, EXPERT, min_frames=10, timeout=10)
+        await moving(page, EXPERT)
         await status.wait_for(state="hidden")
 
         # Pinned beside the expert at the same size; both large, the self-view small.
@@ -184,7 +224,7 @@ async def test_a_sign_language_interpreter_is_pinned_beside_the_expert_at_equal_
         await fse.leave(session_id)
         await page.locator(INTERPRETER).wait_for(state="detached")
         await until(page, "window.kioskDiagnostics().layout === 'two'")
-        await video_frames_advancing(page, EXPERT, min_frames=10, timeout=10)
+        await moving(page, EXPERT)
         await on_screen(page, "call")
         diag = await diagnostics(page)
         assert diag["signLanguage"] is False
@@ -279,7 +319,7 @@ async def test_spoken_language_interpreters_beside_the_expert_and_a_team_of_two(
         await second.leave(session_id)
         await page.locator(INTERPRETER).wait_for(state="detached")
         await until(page, "window.kioskDiagnostics().layout === 'two'")
-        await video_frames_advancing(page, EXPERT, min_frames=10, timeout=10)
+        await moving(page, EXPERT)
         await on_screen(page, "call")
         assert kiosk.console.errors == [], kiosk.console.dump()
 
@@ -300,16 +340,44 @@ WATCH_CAPTIONS = """() => {
 }"""
 
 HOSTILE = '<img src=x onerror="window.injected=1">'
-TYPED = ["Hyvää", "Hyvää päivää,", "Hyvää päivää, miten voin"]
+# What the interpreter types in each language: the line as it grows, then finished lines.
 # The markup-like line is seen as the characters it is (captionSeen holds textContent), and
 # is gone from the screen (only the last few stay) when the screenshot is taken.
-FINISHED = [
-    "Hyvää päivää, miten voin auttaa?",
-    HOSTILE,
-    "Kela tarvitsee vuokrasopimuksen.",
-    "Tuokaa se tullessanne.",
-    "Voitte näyttää paperin kameralle.",
-]
+WRITTEN = {
+    "fi": (
+        ["Hyvää", "Hyvää päivää,", "Hyvää päivää, miten voin"],
+        [
+            "Hyvää päivää, miten voin auttaa?",
+            HOSTILE,
+            "Kela tarvitsee vuokrasopimuksen.",
+            "Tuokaa se tullessanne.",
+            "Voitte näyttää paperin kameralle.",
+        ],
+        "Seuraavaksi kysyn osoitett",
+    ),
+    "sv": (
+        ["God", "God dag,", "God dag, hur kan"],
+        [
+            "God dag, hur kan jag hjälpa till?",
+            HOSTILE,
+            "FPA behöver ert hyresavtal.",
+            "Ta med det nästa gång.",
+            "Ni kan visa papperet för kameran.",
+        ],
+        "Nu frågar jag efter er adre",
+    ),
+    "en": (
+        ["Good", "Good morning,", "Good morning, how can"],
+        [
+            "Good morning, how can I help you?",
+            HOSTILE,
+            "We need last year's tax decision.",
+            "Please bring it with you.",
+            "You can show the paper to the camera.",
+        ],
+        "Next I will ask for your addre",
+    ),
+}
 
 
 async def seen_within(page: Page, key: str, sent_ms: float, limit_ms: float) -> float:
@@ -322,46 +390,50 @@ async def seen_within(page: Page, key: str, sent_ms: float, limit_ms: float) -> 
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.parametrize("lang", ["fi", "sv", "en"])
 async def test_captions_of_a_speech_to_text_interpreter_show_live(
-    browser: Browser, node: ServeProcess
+    browser: Browser, team_node: ServeProcess, lang: str
 ) -> None:
+    node = team_node
+    agency, service, username = CALLS[lang]
+    typed, finished, typing = WRITTEN[lang]
     async with (
         kiosk_tab(browser, node) as kiosk,
-        expert_at(node, "kela.expert") as expert,
+        expert_at(node, username) as expert,
         interpreter_at(node, "tulkki.text") as writer,
     ):
         page = kiosk.page
         await writer.available()
-        await ask_with_interpreter(page, "fi", "text")
+        await ask_with_interpreter(page, lang, "text", agency, service)
         offer, _ = await expert.answer(MeshCamera())
         session_id = offer.session_id
         await in_the_call(page)
         ring, _ = await writer.join()
-        assert ring.modality == "text"
+        assert (ring.language, ring.modality) == (lang, "text")
         band = page.locator(CAPTIONS)
         await band.wait_for()  # the band shows when the speech-to-text interpreter joins
         waiting = await page.locator("#caption-waiting").inner_text()
-        assert waiting.strip() == t("fi", "captions.waiting")
+        assert waiting.strip() == t(lang, "captions.waiting")
         await page.evaluate(WATCH_CAPTIONS)
 
         # The line being typed updates in place; each finished line goes above it.
         latencies: list[float] = []
-        for text in TYPED:
+        for text in typed:
             sent = time.time() * 1000
             await writer.caption(session_id, text, final=False)
             latencies.append(await seen_within(page, f"caption-live:{text}", sent, 500))
         assert await page.locator("#caption-live .caption-line").count() == 1
-        for text in FINISHED:
+        for text in finished:
             sent = time.time() * 1000
             await writer.caption(session_id, text, final=True)
             latencies.append(await seen_within(page, f"caption-lines:{text}", sent, 500))
         print(
-            f"caption latency over {len(latencies)} lines: max {max(latencies):.0f} ms,"
+            f"caption latency ({lang}) over {len(latencies)} lines: max {max(latencies):.0f} ms,"
             f" mean {sum(latencies) / len(latencies):.0f} ms"
         )
         # The last few finished lines stay, as text (never markup); nothing is typed now.
         lines = await page.locator("#caption-lines .caption-line").all_inner_texts()
-        assert lines == FINISHED[-3:], lines
+        assert lines == finished[-3:], lines
         assert await page.locator("#caption-live .caption-line").count() == 0
         assert await page.evaluate(
             "!document.querySelector('[data-testid=captions] img') && window.injected === undefined"
@@ -370,7 +442,6 @@ async def test_captions_of_a_speech_to_text_interpreter_show_live(
         assert await page.locator("#caption-lines").get_attribute("role") == "log"
         assert await page.locator("#caption-live").get_attribute("aria-hidden") == "true"
 
-        typing = "Seuraavaksi kysyn osoitett"
         await writer.caption(session_id, typing, final=False)
         await until(page, f"document.querySelector('#caption-live').textContent === {typing!r}")
         caption_box, expert_box = await box(page, CAPTIONS), await box(page, EXPERT)
@@ -379,7 +450,7 @@ async def test_captions_of_a_speech_to_text_interpreter_show_live(
             "(line) => parseFloat(getComputedStyle(line).fontSize)"
         )
         assert size >= 32, size
-        await check(page, "captions", "fi")
+        await check(page, "captions", lang)
 
         # At the end of the call the captions go at once; the reset finds nothing either.
         await tap(page, "end-call", "feedback")
@@ -396,19 +467,30 @@ async def test_captions_of_a_speech_to_text_interpreter_show_live(
 # --- nobody answers: the citizen's choices -------------------------------------------------
 
 
+def open_request(session_id: str, state: str) -> Callable[[SessionUpdate], bool]:
+    """Match a session_update of `session_id` whose interpreter request is in `state`."""
+    return lambda u: (
+        session_of(u, session_id)
+        and u.session.interpreter_request is not None
+        and u.session.interpreter_request.state == state
+    )
+
+
 @pytest.mark.timeout(180)
+@pytest.mark.parametrize("lang", ["fi", "sv", "en"])
 async def test_when_no_interpreter_answers_the_citizen_may_wait_or_try_again(
-    browser: Browser, impatient_node: ServeProcess
+    browser: Browser, impatient_node: ServeProcess, lang: str
 ) -> None:
     node = impatient_node
+    agency, service, username = CALLS[lang]
     async with (
         kiosk_tab(browser, node) as kiosk,
-        expert_at(node, "kela.expert") as expert,
+        expert_at(node, username) as expert,
         interpreter_at(node, "tulkki.ar") as interpreter,
     ):
         page = kiosk.page
         # The Arabic interpreter is signed in but not available: nobody can answer yet.
-        await ask_with_interpreter(page, "fi", "ar")
+        await ask_with_interpreter(page, lang, "ar", agency, service)
         offer, _ = await expert.answer(MeshCamera())
         session_id = offer.session_id
         await in_the_call(page)
@@ -418,27 +500,21 @@ async def test_when_no_interpreter_answers_the_citizen_may_wait_or_try_again(
         await unanswered.wait_for(timeout=(ANSWER_LIMIT_S + 10) * 1000)
         text = await text_of(page, "interpreter-unanswered")
         for key in ("interp.unanswered_title", "interp.unanswered_text", "interp.booking"):
-            assert t("fi", key) in text, (key, text)
-        assert t("fi", "interp.language", language=t("fi", "lang.ar")) in text, text
-        keep, again = (
-            page.get_by_test_id("interpreter-keep-waiting"),
-            page.get_by_test_id("interpreter-try-again"),
-        )
+            assert t(lang, key) in text, (key, text)
+        assert t(lang, "interp.language", language=t(lang, "lang.ar")) in text, text
+        keep = page.get_by_test_id("interpreter-keep-waiting")
+        again = page.get_by_test_id("interpreter-try-again")
+        assert (await keep.inner_text()).strip() == t(lang, "interp.keep_waiting")
+        assert (await again.inner_text()).strip() == t(lang, "interp.try_again")
         for button in (keep, again):
             found = await button.bounding_box()
             assert found is not None and found["height"] >= 72 and found["width"] >= 300, found
-        await check(page, "interpreter-unanswered", "fi")
+        await check(page, "interpreter-unanswered", lang)
 
         # Try again (here by keyboard): the same need is asked for again and the clock
         # starts over; the citizen is told the interpreter is being called.
         ringing = expert.client.wait_for(
-            SessionUpdate,
-            lambda u: (
-                session_of(u, session_id)
-                and u.session.interpreter_request is not None
-                and u.session.interpreter_request.state == "ringing"
-            ),
-            timeout=10,
+            SessionUpdate, open_request(session_id, "ringing"), timeout=10
         )
         await again.focus()
         await page.keyboard.press("Enter")
@@ -447,7 +523,7 @@ async def test_when_no_interpreter_answers_the_citizen_may_wait_or_try_again(
         assert request.waited_s < ANSWER_LIMIT_S, request
         await unanswered.wait_for(state="hidden")
         calling = await text_of(page, "interpreter-status")
-        assert t("fi", "interp.calling") in calling, calling
+        assert t(lang, "interp.calling") in calling, calling
         assert await page.get_by_test_id("interpreter-error").is_hidden()
 
         # Nobody again: the choices come back. Keep waiting: they go, the request stays
@@ -456,7 +532,7 @@ async def test_when_no_interpreter_answers_the_citizen_may_wait_or_try_again(
         await keep.click()
         await unanswered.wait_for(state="hidden")
         still = await text_of(page, "interpreter-status")
-        assert t("fi", "interp.still_calling") in still, still
+        assert t(lang, "interp.still_calling") in still, still
         assert await page.get_by_test_id("self-video").is_visible()
 
         # The request stays open: an interpreter who becomes available is rung and joins.
@@ -468,4 +544,8 @@ async def test_when_no_interpreter_answers_the_citizen_may_wait_or_try_again(
             "(video) => video.closest('[data-participant]').dataset.participant"
         )
         await interpreter_moves(page, interpreter_id)
+        label = await page.locator(
+            f'[data-participant="{interpreter_id}"] .party-name'
+        ).inner_text()
+        assert t(lang, "call.interpreter_of", language=t(lang, "lang.ar")) in label, label
         assert kiosk.console.errors == [], kiosk.console.dump()

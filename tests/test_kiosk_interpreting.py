@@ -220,6 +220,16 @@ async def test_a_sign_language_interpreter_is_pinned_beside_the_expert_at_equal_
         # The interpreter sees the citizen and the expert.
         await until_frames(interpreter_call, 2)
 
+        # A reloaded page (a crash, a relaunched browser) goes straight back to the same
+        # three-way call, laid out the same.
+        await page.reload()
+        await on_screen(page, "call", timeout=20_000)
+        await page.locator(INTERPRETER).wait_for()
+        await interpreter_moves(page, interpreter_id)
+        await moving(page, EXPERT)
+        await until(page, "window.kioskDiagnostics().layout === 'sign'")
+        await until(page, "window.kioskDiagnostics().signLanguage === true")
+
         # The interpreter leaves: two-way again, and the call goes on.
         await fse.leave(session_id)
         await page.locator(INTERPRETER).wait_for(state="detached")

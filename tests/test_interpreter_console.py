@@ -18,9 +18,11 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import cv2
 import pytest
 from playwright.async_api import Browser, Page
 
+from document_camera.synth import sample_frame
 from signaling.directory import DEMO_CONFIG
 
 from .browser import video_frames_advancing
@@ -191,8 +193,16 @@ async def test_an_arabic_interpreter_joins_a_running_call_and_leaves(
         assert page_errors(expert.console.errors) == [], expert.console.dump()
 
 
-@pytest.mark.timeout(150)
-async def test_typed_captions_reach_the_expert_and_the_document_camera_can_be_asked_for(
+@pytest.fixture
+def doccam_page(tmp_path: Path) -> Path:
+    """A still picture of a page on a desk, for the booth's made-up document camera."""
+    path = tmp_path / "page.png"
+    cv2.imwrite(str(path), sample_frame((1280, 720)).image)
+    return path
+
+
+@pytest.mark.timeout(200)
+async def test_typed_captions_reach_the_expert_as_they_are_typed(
     browser: Browser, node: ServeProcess
 ) -> None:
     async with (
@@ -217,7 +227,7 @@ async def test_typed_captions_reach_the_expert_and_the_document_camera_can_be_as
         field = interp.page.get_by_test_id("caption-input")
         await field.click()
         line = "Asiakas kysyy asumistuesta ja sen hakemisesta verkossa."
-        await field.press_sequentially(line, delay=15)
+        await field.press_sequentially(line, delay=15, timeout=90_000)
         await until(
             expert.page,
             "document.querySelector('[data-testid=caption-live]').textContent === "
@@ -242,7 +252,7 @@ async def test_typed_captions_reach_the_expert_and_the_document_camera_can_be_as
 
         # The next line, half typed: the expert sees it as it grows.
         half = "Hakemuksen voi tehdä myös"
-        await field.press_sequentially(half, delay=15)
+        await field.press_sequentially(half, delay=15, timeout=90_000)
         await until(
             expert.page,
             "document.querySelector('[data-testid=caption-live]').textContent === "
@@ -255,7 +265,37 @@ async def test_typed_captions_reach_the_expert_and_the_document_camera_can_be_as
             expert.page, "document.querySelector('[data-testid=caption-live]').hidden === true"
         )
 
-        # The interpreter asks to see the document camera; the expert is asked plainly.
+        # A hostile line is shown as the characters it is, and runs nothing.
+        await field.fill(HOSTILE)
+        await field.press("Enter")
+        await until(
+            expert.page, "document.querySelectorAll('[data-testid=caption-line]').length === 2"
+        )
+        assert await expert.page.get_by_test_id("caption-line").last.inner_text() == HOSTILE
+        assert await expert.page.evaluate("window.__pwned === undefined")
+        assert page_errors(interp.console.errors) == [], interp.console.dump()
+        assert page_errors(expert.console.errors) == [], expert.console.dump()
+
+
+@pytest.mark.timeout(240)
+async def test_the_interpreter_sees_the_document_camera_while_the_expert_shows_it(
+    browser: Browser, node: ServeProcess, doccam_page: Path
+) -> None:
+    async with (
+        console_tab(browser, node, lang="en") as interp,
+        console_tab(browser, node, lang="en") as expert,
+        kiosk_tab(browser, node, booth_args=("--doccam-fake", str(doccam_page))) as kiosk,
+    ):
+        await interpreter_available(interp.page)
+        await expert_in_a_call(expert.page, kiosk)
+        await request_interpreter(expert.page, "ar", "spoken")
+        await wait_for_request(interp.page)
+        await interp.page.get_by_test_id("request-accept").click()
+        await on_screen(interp.page, "interp-call", timeout=20_000)
+        await wait_for_interpreter_state(expert.page, "joined")
+
+        # The interpreter asks to see the booth's document camera; the expert is asked plainly.
+        await video_frames_advancing(expert.page, "[data-testid=doccam-video]", timeout=20)
         assert await text_of(interp.page, "icall-doccam-empty") == t(
             "en", "icall.doccam_not_shared"
         )
@@ -276,27 +316,18 @@ async def test_typed_captions_reach_the_expert_and_the_document_camera_can_be_as
             "document.querySelector('[data-testid=doccam-share]').getAttribute('aria-pressed')"
             " === 'true'",
         )
-        # No document camera is in this call: the interpreter is told it is shown, not there yet.
-        await until(
-            interp.page,
-            "document.querySelector('[data-testid=icall-doccam-empty]').textContent === "
-            + json.dumps(t("en", "icall.doccam_shared_absent")),
-        )
+        # The document camera connects to the interpreter too: its picture moves there.
+        await video_frames_advancing(interp.page, "[data-testid=icall-doccam-video]", timeout=20)
+        assert not await interp.page.get_by_test_id("doccam-share-request").is_visible()
+        await check_screen(interp.page, "doccam", "en", prefix="interpreter")
+        # The expert stops showing it: the document camera closes that connection.
         await share.click()
         await until(
             interp.page,
             "document.querySelector('[data-testid=icall-doccam-empty]').textContent === "
             + json.dumps(t("en", "icall.doccam_not_shared")),
         )
-
-        # A hostile line is shown as the characters it is, and runs nothing.
-        await field.fill(HOSTILE)
-        await field.press("Enter")
-        await until(
-            expert.page, "document.querySelectorAll('[data-testid=caption-line]').length === 2"
-        )
-        assert await expert.page.get_by_test_id("caption-line").last.inner_text() == HOSTILE
-        assert await expert.page.evaluate("window.__pwned === undefined")
+        await interp.page.get_by_test_id("icall-doccam-video").wait_for(state="hidden")
         assert page_errors(interp.console.errors) == [], interp.console.dump()
         assert page_errors(expert.console.errors) == [], expert.console.dump()
 

@@ -25,18 +25,18 @@ function send(text, final) {
 
 /** Send the text being typed now, or as soon as the rate allows (the latest wins). */
 function typed() {
-  if (!call) return;
-  if (pending) return; // the timer sends the latest text when it fires
-  const wait = MIN_INTERVAL_MS - (performance.now() - lastSentAt);
-  if (wait <= 0) {
-    sendTyping();
-    return;
-  }
-  pending = setTimeout(sendTyping, wait);
+  if (!call || pending) return; // a timer sends the latest text when it fires
+  sendTyping();
 }
 
 function sendTyping() {
   pending = null;
+  // Timers may fire a little early: wait out the rest rather than send too soon.
+  const wait = MIN_INTERVAL_MS - (performance.now() - lastSentAt);
+  if (wait > 0) {
+    pending = setTimeout(sendTyping, wait);
+    return;
+  }
   const text = $('caption-input').value;
   if (text === lastSent) return;
   if (!send(text, false)) $('caption-error').textContent = t('captions.not_sent');

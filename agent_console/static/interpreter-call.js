@@ -24,7 +24,12 @@ const slots = new VideoSlots({
   expert: { video: 'icall-expert-video', empty: 'icall-expert-empty' },
   partner: { video: 'icall-partner-video', box: 'icall-partner' },
   doccam: { video: 'icall-doccam-video', box: 'icall-doccam-live', empty: 'icall-doccam-empty' },
-}, { booth: ['booth'], expert: ['expert'], interpreter: ['partner'], doccam: ['doccam'] });
+}, { booth: ['booth'], expert: ['expert'], interpreter: ['partner'], doccam: ['doccam'] }, {
+  // The document camera's page needs room to be read (sight translation): the side widens.
+  onChange: (slot, participant) => {
+    if (slot === 'doccam') document.querySelector('section[data-screen=interp-call]').dataset.doccam = String(Boolean(participant));
+  },
+});
 
 let call = null;
 let session = null;
@@ -162,6 +167,10 @@ function renderWaiting() {
 /** Show whether the document camera is shown to us, and the button that asks for it. */
 function renderDoccamRequest() {
   const shared = Boolean(session?.doccam_shared);
+  const doccam = slots.owner('doccam');
+  // When the expert stops showing it, the document camera closes its connection to us
+  // (docs/protocol.md §4.5): its last picture must not linger.
+  if (!shared && doccam) slots.detach(doccam.id);
   const hasDoccam = (session?.participants ?? []).some((p) => p.kind === 'doccam');
   if (shared) askedDoccam = false; // asked and answered; once it stops, one may ask again
   const button = $('doccam-share-request');

@@ -78,6 +78,7 @@ async function ask(need) {
   }
   dismissed = null;
   event = null;
+  showError('');
   return null;
 }
 
@@ -101,7 +102,17 @@ async function retry() {
   const open = snapshot?.interpreter_request;
   if (!open) return;
   const refused = await ask({ language: open.language, modality: open.modality });
-  if (refused) setEvent('istatus.error', { text: refused });
+  if (refused) {
+    showError(refused);
+    return;
+  }
+  // The choices go with the new ring; the focus stays in the card.
+  $('interpreter-cancel').focus();
+}
+
+/** Say in the card that something the expert asked for did not work. */
+function showError(text) {
+  $('interpreter-card-error').textContent = text;
 }
 
 /** Withdraw the open request. */
@@ -110,13 +121,19 @@ async function cancel() {
   const open = snapshot?.interpreter_request;
   if (!call || !open) return;
   cancelling = open.request_id;
+  showError('');
   try {
     await request({ type: 'interpreter_cancel', session_id: call.sessionId });
   } catch (error) {
     console.warn('interpreter_cancel', error);
     cancelling = null;
     // conflict: no request was open any more (an interpreter took it meanwhile).
-    if (error.code !== 'conflict') setEvent('istatus.error', { text: t('interpreter.failed') });
+    if (error.code !== 'conflict') showError(t('interpreter.failed'));
+    return;
+  }
+  // The Cancel button goes with the request: keep the focus near, on Ask for interpreter.
+  if ($('interpreter-box').contains(document.activeElement) || document.activeElement === document.body) {
+    $('invite-interpreter').focus();
   }
 }
 
@@ -171,6 +188,7 @@ function sync() {
     event = null;
     dismissed = null;
     cancelling = null;
+    $('interpreter-card-error').textContent = '';
     return;
   }
   if (snapshot?.session_id !== call.sessionId && currentSession()) {

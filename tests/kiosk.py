@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from av import VideoFrame
 from playwright.async_api import Browser, Page, WebSocketRoute
 
 from signaling.client import Call, SignalingClient, SyntheticCamera, SyntheticMicrophone
@@ -268,18 +267,6 @@ class SignalingCut:
 # --- the expert ------------------------------------------------------------------------------
 
 
-class MeshCamera(SyntheticCamera):
-    """A synthetic camera whose frames are yuv420p already, for a client that sends to several
-    peers (a three-way call): no two encoder threads then convert the same frame, which can
-    hang PyAV's reformat (the threads stay in Vp8Encoder.encode and the loop never closes)."""
-
-    async def recv(self) -> VideoFrame:
-        frame = await super().recv()
-        converted = frame.reformat(format="yuv420p")
-        converted.pts, converted.time_base = frame.pts, frame.time_base
-        return converted
-
-
 async def answer(
     expert: SignalingClient, camera: SyntheticCamera | None = None
 ) -> tuple[Offer, Call]:
@@ -336,7 +323,7 @@ class Interpreter:
         """Wait for a ring, take it and join the call with aiortc media."""
         offer = await self.client.wait_for(InterpreterOffer, timeout=timeout)
         # Listening before the accept: the session_update that makes us a member comes first.
-        call = Call(self.client, offer.session_id, [MeshCamera(), SyntheticMicrophone()])
+        call = Call(self.client, offer.session_id, [SyntheticCamera(), SyntheticMicrophone()])
         call.start()
         self.calls.append(call)
         await self.client.request({"type": "interpreter_accept", "request_id": offer.request_id})

@@ -40,12 +40,9 @@ async def test_demo_expert_answers_with_media_and_ends_after_the_hold_time() -> 
                 await expert
 
 
-async def test_demo_interpreter_joins_a_call_and_writes_captions(tmp_path: Path) -> None:
+async def test_demo_interpreter_joins_a_call_with_media_and_writes_captions(tmp_path: Path) -> None:
     async with running_node(MemoryStore()) as node:
         # The demo's robots, as `make demo` runs them: one process, expert and interpreter.
-        # (The booth here has no media: a booth Call with two peers in this process left an
-        # encoder thread running that held up the end of the test's event loop. The robots'
-        # media is the Call the expert robot above uses.)
         log_path = tmp_path / "robots.log"
         with log_path.open("wb") as log:
             robots = subprocess.Popen(
@@ -65,6 +62,7 @@ async def test_demo_interpreter_joins_a_call_and_writes_captions(tmp_path: Path)
                 stderr=subprocess.STDOUT,
             )
         booth = await booth_client(node.base_url)
+        call: Call | None = None
         try:
             await eventually(
                 lambda: b"tulkki.text is available" in log_path.read_bytes(),
@@ -75,6 +73,8 @@ async def test_demo_interpreter_joins_a_call_and_writes_captions(tmp_path: Path)
             request = {**KELA_CALL, "interpreter": {"language": "fi", "modality": "text"}}
             queued = await booth.request(request, expect=CallQueued)
             session_id = queued.session.session_id
+            call = Call(booth, session_id, [SyntheticCamera(), SyntheticMicrophone()])
+            call.start(SessionUpdate(session=queued.session))
             joined = await booth.wait_for(
                 SessionUpdate,
                 lambda u: any(p.kind == "interpreter" for p in u.session.participants),
@@ -83,6 +83,11 @@ async def test_demo_interpreter_joins_a_call_and_writes_captions(tmp_path: Path)
             interpreter = next(p for p in joined.session.participants if p.kind == "interpreter")
             assert interpreter.interpreting is not None
             assert interpreter.interpreting.modality == "text"
+            await eventually(
+                lambda: call is not None and call.received[interpreter.id].video_frames >= 10,
+                timeout=30,
+                message="the interpreter's video at the booth",
+            )
             caption = await booth.wait_for(CaptionRelay, timeout=10)
             assert caption.session_id == session_id and caption.text
             assert caption.from_ == interpreter.id
@@ -93,4 +98,6 @@ async def test_demo_interpreter_joins_a_call_and_writes_captions(tmp_path: Path)
                 robots.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 robots.kill()
+            if call is not None:
+                await call.close()
             await booth.close()

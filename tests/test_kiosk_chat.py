@@ -184,7 +184,8 @@ async def test_a_physical_keyboard_writes_too_and_hostile_lines_stay_text(
         await until(page, "document.querySelectorAll('[data-testid=kiosk-chat-line]').length")
         assert await chat_lines(page) == [("Anna, Kela", HOSTILE)]
         assert await page.evaluate(
-            "!document.querySelector('[data-testid=captions] img, [data-testid=captions] script')"
+            "!document.querySelector("
+            "'[data-testid=conversation] img, [data-testid=conversation] script')"
             " && window.injected === undefined"
         )
 
@@ -199,7 +200,7 @@ async def test_a_physical_keyboard_writes_too_and_hostile_lines_stay_text(
         assert await relayed(expert.client, session_id) == "Kuuluuko ääni? <b>1</b>"
         await until(page, "document.querySelectorAll('[data-testid=kiosk-chat-line]').length === 2")
         assert (await chat_lines(page))[-1] == ("Sinä", "Kuuluuko ääni? <b>1</b>")
-        assert await page.evaluate("!document.querySelector('[data-testid=captions] b')")
+        assert await page.evaluate("!document.querySelector('[data-testid=conversation] b')")
         # The screen's keys and the physical keyboard mix, at the caret.
         await page.keyboard.type("Hei")
         await page.keyboard.press("ArrowLeft")

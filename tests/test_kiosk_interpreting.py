@@ -25,7 +25,6 @@ from signaling.protocol import SessionUpdate
 
 from .browser import video_state
 from .kiosk import (
-    MeshCamera,
     ask_with_interpreter,
     check,
     expert_at,
@@ -164,7 +163,7 @@ async def test_a_sign_language_interpreter_is_pinned_beside_the_expert_at_equal_
         page = kiosk.page
         await fse.available()
         await ask_with_interpreter(page, "fi", "fse")
-        offer, _ = await expert.answer(MeshCamera())
+        offer, _ = await expert.answer()
         session_id = offer.session_id
         await in_the_call(page)
 
@@ -278,7 +277,7 @@ async def test_spoken_language_interpreters_beside_the_expert_and_a_team_of_two(
         page = kiosk.page
         await first.available()
         await ask_with_interpreter(page, "fi", "ar")
-        offer, _ = await expert.answer(MeshCamera())
+        offer, _ = await expert.answer()
         session_id = offer.session_id
         await in_the_call(page)
         await page.get_by_test_id("interpreter-status").wait_for()
@@ -415,7 +414,7 @@ async def test_captions_of_a_speech_to_text_interpreter_show_live(
         page = kiosk.page
         await writer.available()
         await ask_with_interpreter(page, lang, "text", agency, service)
-        offer, _ = await expert.answer(MeshCamera())
+        offer, _ = await expert.answer()
         session_id = offer.session_id
         await in_the_call(page)
         ring, _ = await writer.join()
@@ -501,7 +500,7 @@ async def test_when_no_interpreter_answers_the_citizen_may_wait_or_try_again(
         page = kiosk.page
         # The Arabic interpreter is signed in but not available: nobody can answer yet.
         await ask_with_interpreter(page, lang, "ar", agency, service)
-        offer, _ = await expert.answer(MeshCamera())
+        offer, _ = await expert.answer()
         session_id = offer.session_id
         await in_the_call(page)
         await page.get_by_test_id("interpreter-status").wait_for()

@@ -16,7 +16,13 @@ AUDIO_PTIME = 0.02
 
 
 class SyntheticCamera(VideoStreamTrack):
-    """A moving colour bar pattern, so receivers can see frames advance."""
+    """A moving colour bar pattern, so receivers can see frames advance.
+
+    Frames come in yuv420p, the encoder's own format: when one camera feeds several peer
+    connections (a three-way call), no two encoder threads then convert the same frame,
+    which can hang PyAV's reformat (the threads stay in the VP8 encoder's encode and the
+    event loop never closes).
+    """
 
     def __init__(self, width: int = 320, height: int = 240) -> None:
         super().__init__()
@@ -31,7 +37,7 @@ class SyntheticCamera(VideoStreamTrack):
         self._count += 1
         image = np.roll(self._base, self._count * 4, axis=1)
         image[:, :, 1] = (self._count * 3) % 256
-        frame = VideoFrame.from_ndarray(image, format="bgr24")
+        frame = VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
         frame.pts = pts
         frame.time_base = time_base
         return frame

@@ -152,6 +152,16 @@ export class Signaling extends EventTarget {
     return backlog?.messages ?? [];
   }
 
+  /**
+   * Keep the pushes of a session this page is about to follow (a call it has just been
+   * put in, while it still opens its camera), as for a session listed in the welcome,
+   * until a Call claims it.
+   */
+  keepSession(sessionId) {
+    if (this._claimed.has(sessionId) || this._backlogs.has(sessionId)) return;
+    this._backlogs.set(sessionId, { since: performance.now(), messages: [] });
+  }
+
   /** Give a claimed session back (its Call closed). */
   releaseSession(sessionId) {
     this._claimed.delete(sessionId);

@@ -545,9 +545,17 @@ async function submitAppointment() {
   $('appointment-hint').textContent = t('appointment.checking');
   try {
     if (S.signaling?.state !== 'open') throw Object.assign(new Error('offline'), { code: 'closed' });
-    await S.signaling.request({ type: 'appointment_checkin', code });
-    // Booked appointments arrive with a later issue; a match cannot happen yet.
-    error.textContent = t('appointment.failed');
+    const reply = await S.signaling.request({ type: 'appointment_checkin', code });
+    // The booked call is on its way to the booked expert: the camera, then the call. The
+    // expert may answer while the camera opens: the signaling client keeps what comes
+    // for the session meanwhile, and the Call replays it.
+    S.signaling.keepSession(reply.session.session_id);
+    S.dirty = true;
+    input.value = '';
+    await adoptSession(reply.session);
+    renderChip();
+    await deviceCheck.open();
+    enterSession(reply.session, { fresh: true });
   } catch (failure) {
     input.setAttribute('aria-invalid', 'true');
     if (failure.code === 'not_found') {
@@ -1242,11 +1250,19 @@ async function resumeSession(session) {
   S.dirty = true;
   setLanguage(UI_LANGUAGES.includes(session.language) ? session.language : language());
   renderPlace();
+  await adoptSession(session);
+  await deviceCheck.open();
+  enterSession(session);
+}
+
+/** Take what a session is about (agency, service, language, interpreting) as the
+ * citizen's choice: for a page that did not make the choice itself (a reload, a code). */
+async function adoptSession(session) {
   try {
     const reply = await withTimeout(S.signaling.request({ type: 'catalog_request' }), 5000);
     S.catalog = reply.agencies;
   } catch (error) {
-    console.warn('catalog on resume', error);
+    console.warn('catalog for a session', error);
   }
   const agency = findAgency(session.agency);
   S.agency = agency ?? { id: session.agency, name: { fi: session.agency } };
@@ -1256,8 +1272,6 @@ async function resumeSession(session) {
     const choice = INTERPRETING.find((c) => (c.modality === 'text' ? session.interpreter.modality === 'text' : c.id === session.interpreter.language));
     S.interpreter = choice ? { id: choice.id, modality: choice.modality, language: session.interpreter.language } : null;
   }
-  await deviceCheck.open();
-  enterSession(session);
 }
 
 // --- keyboard --------------------------------------------------------------------------

@@ -113,7 +113,7 @@ async def test_every_screen_in_each_language(
             lang, "interpreter.chip", language=t(lang, "lang.ar")
         )
 
-        # 5. Appointment code: too short, then not found (booked appointments come later).
+        # 5. Appointment code: too short, then not found (nobody booked this one).
         await page.get_by_test_id("appointment-code").click()
         await on_screen(page, "appointment")
         await page.locator('.keypad [data-key="1"]').click()

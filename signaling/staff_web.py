@@ -274,7 +274,7 @@ async def console_logout(request: web.Request) -> web.Response:
 
 
 async def console_config(request: web.Request) -> web.Response:
-    """What the console shows names for: outcomes, agencies and services, sites, timers."""
+    """What the console shows names for: outcomes, agencies, sites, providers, timers."""
     if _cookie_login(request) is None:
         return _unauthenticated()
     directory = request.app[NODE].directory
@@ -305,6 +305,10 @@ async def console_config(request: web.Request) -> web.Response:
                     "region": site.region,
                 }
                 for site in directory.sites
+            ],
+            "providers": [
+                {"id": provider.id, "name": provider.name}
+                for provider in directory.interpreter_providers
             ],
             "routing": {
                 "ring_timeout_s": directory.routing.ring_timeout_s,

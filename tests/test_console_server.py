@@ -293,6 +293,8 @@ async def test_console_login_sets_an_httponly_cookie_and_never_a_token_in_the_bo
             assert "resolved" in [o["id"] for o in config["outcomes"]]
             assert config["routing"]["wrap_up_s"] == 30
             assert any(s["id"] == "bus-lieksa" and s["kind"] == "XS" for s in config["sites"])
+            names = {p["id"]: p["name"] for p in config["providers"]}
+            assert names["demo-tulkkaus"] == "Demo Tulkkaus Oy"
 
 
 async def test_the_cookie_is_secure_behind_tls() -> None:

@@ -49,6 +49,11 @@ export function siteOf(site) {
   };
 }
 
+/** Return the name of interpreter provider `id` (its id if unknown). */
+export function providerName(id) {
+  return config?.providers?.find((p) => p.id === id)?.name ?? id ?? '';
+}
+
 /** Describe an interpreter need: "arabia (spoken)", or that none is needed. */
 export function interpreterText(need) {
   if (!need) return t('offer.no_interpreter');

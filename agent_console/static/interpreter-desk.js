@@ -6,7 +6,7 @@ import { backToLogin, currentUser } from './auth.js';
 import { applyAvailability, configureAvailability, renderAvailability } from './availability.js';
 import { connect } from './connection.js';
 import { $, element } from './dom.js';
-import { loadDirectory } from './directory.js';
+import { loadDirectory, providerName } from './directory.js';
 import { languageName, t, translate } from './i18n.js';
 import {
   interpreterSessionEnded, interpreterSessionUpdated, rejoinInterpreterCall,
@@ -55,7 +55,7 @@ export function renderInterpreterDesk() {
     element('li', { text: languageName(code), attrs: { 'data-testid': `interp-language-${code}` } })));
   $('interp-modalities').replaceChildren(...modalities.map((m) =>
     element('li', { text: t(`modality.${m}`), attrs: { 'data-testid': `interp-modality-${m}` } })));
-  $('interp-provider').textContent = grant?.provider ?? '';
+  $('interp-provider').textContent = providerName(grant?.provider);
   $('interp-provider-row').hidden = !grant?.provider;
   renderRequests();
 }

@@ -203,17 +203,52 @@ class InterpreterBridge:
         need = session.interpreter
         if need is None or session.interpreters() or session.interpreter_request is not None:
             return
-        booked = session.appointment_id is not None
+        by = "booking" if session.appointment_id is not None else "booth"
         try:
             await self._open(
                 session,
                 need.language,
                 need.modality,
-                "booking" if booked else "booth",
+                by,
                 first=[session.booked_interpreter] if session.booked_interpreter else None,
             )
         except RoutingError as exc:
-            log.info("no interpreter request for %s: %s", session.session_id, exc.message)
+            if exc.code != ErrorCode.NOT_FOUND:
+                log.info("no interpreter request for %s: %s", session.session_id, exc.message)
+                return
+            await self._show_unavailable(session, need, by)
+
+    async def _show_unavailable(
+        self, session: SessionRecord, need: InterpreterNeed, by: str
+    ) -> None:
+        """Tell the call plainly that nobody can ever be rung for the citizen's need.
+
+        The booth offers every language it knows, but an agency's contracts may not cover
+        one (Arabic in a Swedish-language call): the expert and the citizen must hear so
+        at once rather than wait for a ring that cannot come. Nothing rings; the expert
+        may ask for another need, which replaces this one, or book a later time.
+        """
+        now = self.clock()
+
+        def point(record: SessionRecord) -> bool:
+            if record.interpreter_request is not None or record.interpreters():
+                return False
+            record.interpreter_request = OpenInterpreterRequest(
+                request_id=f"ir-{secrets.token_hex(12)}",
+                language=need.language,
+                modality=need.modality,
+                by=by,  # type: ignore[arg-type]
+                started_at=now,
+                limit_s=self.settings.answer_limit_s,
+                state="unavailable",
+            )
+            return True
+
+        updated = await self.router.update_session(session.session_id, point)
+        if updated is None:
+            return
+        await self.router.emit("interpreter_unavailable", updated, interpreting=need)
+        await self.router.broadcast(updated)
 
     def _check_open(self, session: SessionRecord) -> None:
         """Refuse a request in a call that is not under way or already has its team."""

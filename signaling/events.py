@@ -27,6 +27,7 @@ EventKind = Literal[
     "feedback_given",
     "interpreter_requested",
     "interpreter_unanswered",
+    "interpreter_unavailable",
     "interpreter_cancelled",
 ]
 

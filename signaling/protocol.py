@@ -402,7 +402,7 @@ class InterpreterRequestInfo(Message):
     request_id: str
     language: str
     modality: Modality
-    state: Literal["ringing", "unanswered"]
+    state: Literal["ringing", "unanswered", "unavailable"]
     by: Literal["expert", "booth", "booking"]
     waited_s: float
     limit_s: float

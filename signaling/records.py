@@ -64,7 +64,8 @@ class OpenInterpreterRequest(BaseModel):
     by: Literal["expert", "booth", "booking"]
     started_at: float  # the request, or its last "try again"
     limit_s: float
-    state: Literal["ringing", "unanswered"] = "ringing"
+    # "unavailable": nobody under the agency's contracts serves the booth's need at all.
+    state: Literal["ringing", "unanswered", "unavailable"] = "ringing"
     widened: bool = False
     rung: int = 0
 

@@ -215,6 +215,42 @@ async def test_the_booth_need_is_asked_for_when_the_expert_answers(
         assert request_of(update).by == "booth"
 
 
+async def test_a_booth_need_nobody_serves_is_shown_unavailable_at_once(
+    store: Store, tmp_path: Path
+) -> None:
+    async with world(store, tmp_path) as w:
+        interp = await w.interpreter("tulkki.ar")
+        somali = {"language": "so", "modality": "spoken"}  # under no contract of Kela's
+        booth, expert, sid = await w.call(interpreter=somali)
+        for member in (booth, expert):
+            update = await member.wait_for(SessionUpdate, lambda u: request_of(u) is not None)
+            shown = request_of(update)
+            assert (shown.language, shown.state, shown.by) == ("so", "unavailable", "booth")
+        events = await w.events()
+        unavailable = [e for e in events if e["kind"] == "interpreter_unavailable"]
+        assert [e["interpreting"] for e in unavailable] == [somali]
+        assert "interpreter_requested" not in [e["kind"] for e in events]
+        assert not [m for m in interp.drain_buffer() if isinstance(m, InterpreterOffer)]
+        # The expert agrees on Arabic with the citizen: the new request replaces it.
+        await ask(expert, sid)
+        offer = await interp.wait_for(InterpreterOffer)
+        ringing = await booth.wait_for(
+            SessionUpdate, lambda u: request_of(u) is not None and request_of(u).state == "ringing"
+        )
+        assert request_of(ringing).request_id == offer.request_id != shown.request_id
+        await expert.request({"type": "interpreter_cancel", "session_id": sid}, expect=Ack)
+        await booth.wait_for(SessionUpdate, lambda u: request_of(u) is None)
+
+
+async def test_an_unavailable_need_can_be_cleared(store: Store, tmp_path: Path) -> None:
+    async with world(store, tmp_path) as w:
+        booth, expert, sid = await w.call(interpreter={"language": "so", "modality": "spoken"})
+        await booth.wait_for(SessionUpdate, lambda u: request_of(u) is not None)
+        await expert.request({"type": "interpreter_cancel", "session_id": sid}, expect=Ack)
+        await booth.wait_for(SessionUpdate, lambda u: request_of(u) is None)
+        assert "interpreter_cancelled" in [e["kind"] for e in await w.events()]
+
+
 # --- who is rung ----------------------------------------------------------------------------
 
 

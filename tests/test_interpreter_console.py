@@ -72,6 +72,27 @@ FOCUSED = """() => {
   const el = document.activeElement;
   return [el?.dataset?.testid ?? '', el ? getComputedStyle(el).outlineStyle : ''];
 }"""
+# Keeps every RTCPeerConnection a page makes, so that the test can read its getStats.
+SPY_PEERS = """
+window.__peers = [];
+const Native = window.RTCPeerConnection;
+window.RTCPeerConnection = class extends Native {
+  constructor(...args) { super(...args); window.__peers.push(this); }
+};
+"""
+# For each connected peer connection: the audio energy and samples received so far.
+AUDIO_IN = """async () => {
+  const heard = [];
+  for (const pc of window.__peers) {
+    if (pc.connectionState !== 'connected') continue;
+    for (const report of (await pc.getStats()).values()) {
+      if (report.type === 'inbound-rtp' && report.kind === 'audio') {
+        heard.push([report.totalAudioEnergy ?? 0, report.totalSamplesReceived ?? 0]);
+      }
+    }
+  }
+  return heard;
+}"""
 KELA_IN = {"fi": "Kela", "sv": "FPA", "en": "Kela – Social Insurance Institution of Finland"}
 KELA = KELA_IN["en"]
 
@@ -94,22 +115,50 @@ async def expert_in_a_call(page: Page, kiosk: KioskTab, username: str = "kela.ex
     return session_id
 
 
+async def hears(page: Page, peers: int, timeout: float = 20) -> None:
+    """Wait until sound (the fake microphones' beeps) arrives from `peers` participants:
+    that many connected peer connections whose received audio energy and samples grow."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    before = await page.evaluate(AUDIO_IN)
+    while True:
+        await page.wait_for_timeout(1000)
+        now = await page.evaluate(AUDIO_IN)
+        growing = sum(
+            1
+            for (energy, samples), (energy0, samples0) in zip(now, before, strict=False)
+            if energy > energy0 and samples > samples0
+        )
+        if growing >= peers and len(now) == len(before):
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"sound from {growing} of {peers} participants: {now}")
+        before = now
+
+
 async def interpreter_available(page: Page, username: str = "tulkki.ar") -> None:
     await log_in_interpreter(page, username)
     await page.get_by_test_id("availability-available").click()
     await until(page, f"{PILL}.dataset.status === 'available'")
 
 
-@pytest.mark.timeout(200)
+@pytest.mark.timeout(240)
 @pytest.mark.parametrize("lang", ["fi", "sv", "en"])
 async def test_an_arabic_interpreter_joins_a_running_call_and_leaves(
-    browser: Browser, node: ServeProcess, lang: str
+    browser: Browser, node: ServeProcess, doccam_page: Path, lang: str
 ) -> None:
     async with (
-        console_tab(browser, node, lang=lang) as interp,
-        console_tab(browser, node, lang=lang) as expert,
-        kiosk_tab(browser, node) as kiosk,
+        console_tab(browser, node, lang=lang, load=False) as interp,
+        console_tab(browser, node, lang=lang, load=False) as expert,
+        kiosk_tab(
+            browser, node, booth_args=("--doccam-fake", str(doccam_page)), load=False
+        ) as kiosk,
     ):
+        for tab in (interp, expert):
+            await tab.page.add_init_script(SPY_PEERS)
+            await tab.page.goto(tab.url)
+            await until(tab.page, "document.body.dataset.ready === 'true'")
+        await kiosk.page.add_init_script(SPY_PEERS)
+        await kiosk.page.goto(kiosk.booth.url)
         # The interpreter's desk: what the account interprets, nothing ringing yet.
         await log_in_interpreter(interp.page, "tulkki.ar")
         assert (await diagnostics(interp.page))["desk"] == "interpreter"
@@ -169,6 +218,17 @@ async def test_an_arabic_interpreter_joins_a_running_call_and_leaves(
         await video_frames_advancing(interp.page, BOOTH, timeout=20)
         await video_frames_advancing(interp.page, EXPERT, timeout=20)
         await video_frames_advancing(expert.page, INTERPRETER, timeout=20)
+        # All three see each other, and hear each other: frames advance on every leg, and
+        # each page receives sound from both others. The booth's document camera agent runs
+        # beside them all the while (its preview reaches the expert).
+        await video_frames_advancing(
+            kiosk.page, "[data-testid=remote-video-interpreter]", timeout=20
+        )
+        await video_frames_advancing(kiosk.page, REMOTE, timeout=10)
+        await video_frames_advancing(expert.page, REMOTE, timeout=10)
+        await video_frames_advancing(expert.page, "[data-testid=doccam-video]", timeout=20)
+        for page in (kiosk.page, expert.page, interp.page):
+            await hears(page, 2)
         await wait_for_interpreter_state(expert.page, "joined")
         assert await text_of(expert.page, "interpreter-members") == t(
             lang, "istatus.members", needs=f"{t(lang, 'lang.ar')} ({t(lang, 'modality.spoken')})"
@@ -187,6 +247,12 @@ async def test_an_arabic_interpreter_joins_a_running_call_and_leaves(
         await expert.page.get_by_test_id("interpreter-tile").wait_for(state="hidden")
         assert (await diagnostics(expert.page))["screen"] == "call"
         await video_frames_advancing(expert.page, REMOTE, timeout=10)
+        await kiosk.page.locator("[data-testid=remote-video-interpreter]").wait_for(
+            state="detached"
+        )
+        await video_frames_advancing(kiosk.page, REMOTE, timeout=10)
+        await hears(kiosk.page, 1)
+        await hears(expert.page, 1)
         await until(interp.page, f"{PILL}.dataset.status === 'available'")
         assert (await diagnostics(interp.page))["call"] is None
         assert page_errors(interp.console.errors) == [], interp.console.dump()

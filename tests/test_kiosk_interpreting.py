@@ -558,3 +558,130 @@ async def test_when_no_interpreter_answers_the_citizen_may_wait_or_try_again(
         ).inner_text()
         assert t(lang, "call.interpreter_of", language=t(lang, "lang.ar")) in label, label
         assert kiosk.console.errors == [], kiosk.console.dump()
+
+
+# --- every language's three-way screens; a sign-language team of two -----------------------
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("lang", ["sv", "en"])
+async def test_a_spoken_language_interpreter_in_swedish_and_english(
+    browser: Browser, team_node: ServeProcess, lang: str
+) -> None:
+    agency, service, username = CALLS[lang]
+    async with (
+        kiosk_tab(browser, team_node) as kiosk,
+        expert_at(team_node, username) as expert,
+        interpreter_at(team_node, "tulkki.ar") as interpreter,
+    ):
+        page = kiosk.page
+        await interpreter.available()
+        await ask_with_interpreter(page, lang, "ar", agency, service)
+        await expert.answer()
+        await in_the_call(page)
+        await interpreter.join()
+        await page.locator(INTERPRETER).wait_for()
+        interpreter_id = await page.locator(INTERPRETER).evaluate(
+            "(video) => video.closest('[data-participant]').dataset.participant"
+        )
+        await interpreter_moves(page, interpreter_id)
+        await page.get_by_test_id("interpreter-status").wait_for(state="hidden")
+        assert (await diagnostics(page))["layout"] == "spoken"
+        label = await page.locator(
+            f'[data-participant="{interpreter_id}"] .party-name'
+        ).inner_text()
+        assert t(lang, "call.interpreter_of", language=t(lang, "lang.ar")) in label, label
+        await check(page, "three-way-spoken", lang)
+        assert kiosk.console.errors == [], kiosk.console.dump()
+
+
+def sign_team_directory(tmp_path: Path) -> Path:
+    """The team directory with two Finland-Swedish Sign Language interpreters (fss <-> sv)."""
+    config = demo_directory(tmp_path)
+    text = config.read_text()
+    fse = re.search(r'(?ms)^\[\[staff\]\]\nusername = "tulkki\.fse"\n(.*?)(?=^\[\[|\Z)', text)
+    assert fse is not None, "the demo directory's tulkki.fse entry moved"
+    team = []
+    for username, name in (("tulkki.fss", "Teckenspråkstolk"), ("tulkki.fss2", "Andra tolken")):
+        entry = fse.group(0).replace('"tulkki.fse"', f'"{username}"', 1)
+        entry = entry.replace('display_name = "Viittomakielen tulkki"', f'display_name = "{name}"')
+        entry = re.sub(r"languages = \[.*\n", 'languages = ["fss", "sv"]\n', entry, count=1)
+        team.append(entry)
+    config.write_text(text.rstrip() + "\n\n" + "\n".join(team))
+    return config
+
+
+@pytest.mark.timeout(240)
+async def test_a_sign_language_team_of_two_hands_over_without_a_drop(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """Finland-Swedish Sign Language in a Swedish call: two interpreters pinned beside the
+    expert, all three the same size; the first hands over to the second, the call goes on."""
+    async with (
+        serving("memory", "sign-team", config=sign_team_directory(tmp_path)) as node,
+        kiosk_tab(browser, node) as kiosk,
+        expert_at(node, "kela.expert") as expert,
+        interpreter_at(node, "tulkki.fss") as first,
+        interpreter_at(node, "tulkki.fss2") as second,
+    ):
+        page = kiosk.page
+        await first.available()
+        await ask_with_interpreter(page, "sv", "fss")
+        offer, _ = await expert.answer()
+        session_id = offer.session_id
+        await in_the_call(page)
+        ring, _ = await first.join()
+        assert (ring.language, ring.modality, ring.session_language) == ("fss", "sign", "sv")
+        await page.locator(INTERPRETER).wait_for()
+        first_id = await page.locator(INTERPRETER).evaluate(
+            "(video) => video.closest('[data-participant]').dataset.participant"
+        )
+        await interpreter_moves(page, first_id)
+        await page.get_by_test_id("interpreter-status").wait_for(state="hidden")
+        assert (await diagnostics(page))["layout"] == "sign"
+        expert_box, first_box = await box(page, EXPERT), await box(page, INTERPRETER)
+        assert abs(expert_box["width"] - first_box["width"]) <= 2, (expert_box, first_box)
+        label = await page.locator(f'[data-participant="{first_id}"] .party-name').inner_text()
+        assert t("sv", "call.interpreter_of", language=t("sv", "lang.fss")) in label, label
+        await check(page, "three-way-sign", "sv")
+
+        # The second of the team joins: expert and both interpreters side by side, equal.
+        await second.available()
+        await expert.client.request(
+            {
+                "type": "interpreter_request",
+                "session_id": session_id,
+                "language": "fss",
+                "modality": "sign",
+            }
+        )
+        await second.join()
+        await until(page, f"document.querySelectorAll('{INTERPRETER}').length === 2", 20_000)
+        ids = await page.locator(INTERPRETER).evaluate_all(
+            "(videos) => videos.map((v) => v.closest('[data-participant]').dataset.participant)"
+        )
+        second_id = next(i for i in ids if i != first_id)
+        await interpreter_moves(page, second_id)
+        diag = await diagnostics(page)
+        assert diag["layout"] == "sign" and diag["signLanguage"] is True, diag
+        tiles = [await box(page, EXPERT)] + [
+            await box(page, f'[data-participant="{i}"] {INTERPRETER}')
+            for i in (first_id, second_id)
+        ]
+        print(f"sign team: {tiles}")
+        assert max(b["width"] for b in tiles) - min(b["width"] for b in tiles) <= 2, tiles
+        assert max(b["y"] for b in tiles) - min(b["y"] for b in tiles) <= 2, tiles
+        assert all(b["width"] >= 300 for b in tiles), tiles
+        await check(page, "sign-team", "sv")
+
+        # Hand-over: the first leaves; the second stays pinned at the expert's size and
+        # the citizen's call never leaves the call screen.
+        await first.leave(session_id)
+        await until(page, f"document.querySelectorAll('{INTERPRETER}').length === 1", 15_000)
+        await interpreter_moves(page, second_id)
+        await moving(page, EXPERT)
+        await on_screen(page, "call")
+        assert (await diagnostics(page))["layout"] == "sign"
+        expert_box, second_box = await box(page, EXPERT), await box(page, INTERPRETER)
+        assert abs(expert_box["width"] - second_box["width"]) <= 2, (expert_box, second_box)
+        assert kiosk.console.errors == [], kiosk.console.dump()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from .protocol import InterpreterNeed, SessionState, SiteKind
 from .records import SessionRecord
@@ -37,6 +38,9 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # The event's own id, made where it happens: a consumer that sees it twice (a node
+    # that re-sent it after a store failure, a log read again) counts it once.
+    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     kind: EventKind
     at: float
     node: str

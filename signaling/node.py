@@ -188,6 +188,7 @@ class Node:
         self._spawn(self._tick_loop(), "tick")
         self._spawn(self._status_loop(), "queue-status")
         self._spawn(self._overview_loop(), "queue-overview")
+        self._spawn(self.router.outbox.run(), "event-outbox")
 
     def _spawn(self, coro: Awaitable[None], name: str) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]

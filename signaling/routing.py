@@ -19,6 +19,7 @@ from .audit import AuditAction, audit
 from .directory import Directory, ExpertRole
 from .events import EventKind, session_event
 from .identity import Principal
+from .outbox import EventOutbox
 from .protocol import (
     Availability,
     CallRequest,
@@ -163,6 +164,7 @@ class Router:
         self.clock = clock
         self.settings = directory.routing
         self.interpreting: InterpretingHooks | None = None
+        self.outbox = EventOutbox(store)
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -187,7 +189,7 @@ class Router:
             interpreting=interpreting,
             interpreter_wait_s=interpreter_wait_s,
         )
-        await self.store.append_event(event.model_dump(mode="json"))
+        await self.outbox.append(event.model_dump(mode="json"))
 
     async def audit_member(
         self,

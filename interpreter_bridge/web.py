@@ -181,7 +181,24 @@ async def guest_token(request: web.Request) -> web.Response:
         for key, value in record.public(with_code=False).items()
         if key in ("start", "end", "agency", "service", "language", "interpreter")
     }
-    return web.json_response({"token": token, "expires_at": expires, "appointment": appointment})
+    # The page at home cannot ask for the catalog (a booth's request): it gets the names it
+    # shows, and when its Join button may work, here.
+    agency = node.directory.agency(record.agency)
+    service = agency.service(record.service) if agency is not None else None
+    names = {
+        "agency": agency.name.model_dump() if agency is not None else None,
+        "service": service.name.model_dump() if service is not None else None,
+    }
+    checkin_from = record.start - node.appointments.book.settings.checkin_early_s
+    return web.json_response(
+        {
+            "token": token,
+            "expires_at": expires,
+            "appointment": appointment,
+            "names": names,
+            "checkin_from": checkin_from,
+        }
+    )
 
 
 def add_guest_page(app: web.Application, kiosk_dir: Path) -> None:

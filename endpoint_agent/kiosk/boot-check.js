@@ -17,7 +17,8 @@
     if (window.etapisteStarted) return;
     console.warn('kiosk: the page did not start in ' + wait / 1000 + ' s; loading it again');
     params.set('boot', String(tries + 1));
-    location.replace(location.pathname + '?' + params.toString());
+    // The fragment stays: on the guest page it is the link's secret, not yet used.
+    location.replace(location.pathname + '?' + params.toString() + location.hash);
   }, wait);
 
   // Modules run before the load event: by then a page that started says so.

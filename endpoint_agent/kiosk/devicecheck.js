@@ -34,10 +34,31 @@ export async function playTestSound() {
   }
 }
 
+/** A microphone alone (a computer without a camera), or null. */
+async function microphoneOnly() {
+  try {
+    return await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+    });
+  } catch (error) {
+    console.warn('microphone', error);
+    return null;
+  }
+}
+
 export class DeviceCheck {
-  constructor({ video, meter, bar, problem, problemText, okButton, retryButton, soundButton, siteKind }) {
+  constructor({
+    video, meter, bar, problem, problemText, okButton, retryButton, soundButton, siteKind,
+    problemPrefix = 'device.problem', soundOnly = false, onChange = () => {},
+  }) {
     Object.assign(this, { video, meter, bar, problem, problemText, okButton, retryButton, soundButton });
     this.siteKind = siteKind;
+    // At home (the guest page): the problems in words for a citizen alone at their own
+    // computer, and a computer without a camera may still join with sound only.
+    this.problemPrefix = problemPrefix;
+    this.soundOnly = soundOnly;
+    this.onChange = onChange;
+    this.cameraMissing = false;
     this.stream = null;
     this._meter = null;
     this._frame = null;
@@ -61,19 +82,31 @@ export class DeviceCheck {
     this.okButton.disabled = true;
     if (!this.stream || this.stream.getTracks().some((track) => track.readyState === 'ended')) {
       this.stopTracks();
+      this.cameraMissing = false;
       try {
         this.stream = await openLocalMedia({ siteKind: this.siteKind });
       } catch (error) {
         console.warn('camera or microphone', error);
-        this.problemText.textContent = t(`device.problem.${describeMediaError(error)}`);
-        this.problem.hidden = false;
-        return null;
+        const kind = describeMediaError(error);
+        this.stream = kind === 'not-found' && this.soundOnly ? await microphoneOnly() : null;
+        if (!this.stream) {
+          this.problemText.textContent = t(`${this.problemPrefix}.${kind}`);
+          this.problem.hidden = false;
+          this.onChange();
+          return null;
+        }
+        this.cameraMissing = true;
       }
+    }
+    if (this.cameraMissing) {
+      this.problemText.textContent = t(`${this.problemPrefix}.no-camera`);
+      this.problem.hidden = false;
     }
     this.video.srcObject = this.stream;
     this.video.play?.().catch(() => {});
     this._startMeter();
     this.okButton.disabled = false;
+    this.onChange();
     return this.stream;
   }
 

@@ -2,7 +2,8 @@
 //
 // One screen is visible at a time (<section data-screen>). Nothing of the citizen's visit
 // is kept in storage: a reloaded page learns from the server (welcome.sessions) whether a
-// call is live and goes straight back to it. The privacy reset wipes the visit and loads
+// call is live and goes straight back to it. (At home, on the guest page, the tab keeps its
+// guest token in sessionStorage: see guest.js.) The privacy reset wipes the visit and loads
 // a fresh page, so nothing of the previous citizen stays in memory either.
 
 import { Call } from '/client/call.js';
@@ -11,6 +12,7 @@ import * as agent from './agent.js';
 import { DeviceCheck } from './devicecheck.js';
 import { DocumentCamera } from './doccam.js';
 import { openingText, waitText } from './format.js';
+import * as guest from './guest.js';
 import {
   UI_LANGUAGES, joinList, language, languageName, loadCatalogs, localized, setLanguage, t,
 } from './i18n.js';
@@ -59,10 +61,12 @@ const START_OVER_SCREENS = new Set([
   'agencies', 'services', 'interpreter', 'appointment', 'device-check', 'ready',
 ]);
 // Screens on which the checked camera and microphone stay open: the call will send them.
-const MEDIA_SCREENS = new Set(['device-check', 'ready', 'waiting', 'call']);
+const MEDIA_SCREENS = new Set(['device-check', 'guest', 'ready', 'waiting', 'call']);
 const UNWATCHED_SCREENS = new Set(['loading', 'waiting', 'call']);
 const WAITING_STATES = new Set(['requested', 'queued', 'offered']);
 const CALL_STATES = new Set(['connecting', 'active']);
+// The same page at home, opened with a guest link (/guest/#secret): see guest.js.
+const GUEST = guest.GUEST;
 
 const $ = (id) => document.getElementById(id);
 const testid = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -154,7 +158,7 @@ function section(name) {
 
 function show(name, { focus = true } = {}) {
   const previous = S.screen;
-  if (previous === 'device-check' && name !== 'device-check') deviceCheck.pause();
+  if (['device-check', 'guest'].includes(previous) && name !== previous) deviceCheck.pause();
   // The camera stays on only for the call it was checked for.
   if (MEDIA_SCREENS.has(previous) && !MEDIA_SCREENS.has(name)) deviceCheck.stopTracks();
   for (const el of document.querySelectorAll('section[data-screen]')) {
@@ -188,13 +192,15 @@ const ENTER = {
     $('appointment-choose').hidden = true;
   },
   'device-check': () => enterDeviceCheck(),
+  guest: () => enterGuest(),
+  'guest-notice': () => renderNotice(),
   ready: () => renderReady(),
   waiting: () => attachSelfView('waiting-video'),
   call: () => {
     attachSelfView('self-video');
     // The agent joins the document camera to this call (again after a reload).
     const session = liveSession();
-    if (session) doccam.start(session.session_id);
+    if (session && !GUEST) doccam.start(session.session_id);
   },
   feedback: () => {
     $('feedback-ask').hidden = false;
@@ -203,6 +209,11 @@ const ENTER = {
 };
 
 function showError(textKey = 'error.text') {
+  if (GUEST) {
+    // At home there is no staff to ask: a plain "no connection" that loads the page again.
+    showNotice('network');
+    return;
+  }
   $('error-text').textContent = t(textKey);
   show('error');
 }
@@ -233,6 +244,10 @@ function showClosed(agency) {
 // --- top bar ---------------------------------------------------------------------------
 
 function renderPlace() {
+  if (GUEST) {
+    $('site-name').textContent = t('guest.place');
+    return;
+  }
   const site = S.config?.site;
   $('site-name').textContent = site ? t('site.place', { site: localized(site.name) }) : '';
 }
@@ -244,7 +259,8 @@ function interpreterName(choice = S.interpreter) {
 
 function renderChip() {
   const chip = $('interpreter-chip');
-  chip.hidden = !S.interpreter || ['welcome', 'loading', 'feedback', 'error'].includes(S.screen);
+  chip.hidden = !S.interpreter
+    || ['welcome', 'loading', 'feedback', 'error', 'guest', 'guest-notice'].includes(S.screen);
   $('interpreter-chip-text').textContent = S.interpreter
     ? t('interpreter.chip', { language: interpreterName() }) : '';
   // Once the call is asked for, the interpreter travels with it.
@@ -669,7 +685,7 @@ function enterSession(session, { fresh = false } = {}) {
   S.session = session;
   S.sessionOver = false;
   // A reloaded or relaunched page rejoins this call with it (GET /api/kiosk).
-  if (S.signaling?.resumeToken) agent.storeResumeToken(S.signaling.resumeToken);
+  if (S.signaling?.resumeToken) rememberResume(S.signaling.resumeToken);
   S.inCall = false;
   S.leaving = false;
   $('waiting-notice').hidden = true;
@@ -821,7 +837,8 @@ function openWriter() {
     doccam.closeView({ declined: true }); // the keyboard needs the room
     keyboard.reset();
     $('writer-entry').hidden = false;
-    $('keyboard').hidden = false;
+    // At home the citizen's own keyboard (or phone's) writes: no keyboard of the page.
+    $('keyboard').hidden = GUEST;
     section('call').classList.add('is-writing');
     $('writer-open').setAttribute('aria-expanded', 'true');
     updateSend();
@@ -854,8 +871,10 @@ function showWriterError(text) {
 }
 
 function updateSend() {
+  const disabled = S.chatSending || !$('kiosk-chat-input').value.trim();
   const send = testid('kiosk-chat-send');
-  if (send) send.disabled = S.chatSending || !$('kiosk-chat-input').value.trim();
+  if (send) send.disabled = disabled;
+  $('guest-chat-send').disabled = disabled;
 }
 
 /** Send the typed line to the others in the call; it joins the conversation as "You". */
@@ -1030,8 +1049,11 @@ async function requeueAfterOutage(previousId) {
     if (S.signaling?.state !== 'open') throw Object.assign(new Error('offline'), { code: 'closed' });
     let reply;
     try {
-      reply = await S.signaling.request({ ...callRequest(), previous_session: previousId });
+      // A guest asks for its appointment's call again (at the front, as booked).
+      reply = await S.signaling.request(GUEST ? { type: 'guest_checkin' }
+        : { ...callRequest(), previous_session: previousId });
     } catch (error) {
+      if (GUEST) throw error;
       // The server no longer knows the old call (a node without a shared store
       // restarted): a normal place in the queue is the best there is.
       if (error.code !== 'not_found' || error.field !== 'previous_session') throw error;
@@ -1044,6 +1066,11 @@ async function requeueAfterOutage(previousId) {
     notice.hidden = false;
   } catch (error) {
     console.warn('call_request after an outage', error);
+    if (GUEST) {
+      show('guest');
+      $('guest-when').textContent = t('waiting.lost');
+      return;
+    }
     deviceCheck.stopTracks();
     show('agencies');
     if (!(error.code === 'closed' && error.field === 'agency')) refreshCatalog();
@@ -1064,15 +1091,27 @@ function onSessionEnded({ state, reason }) {
   }
   const wasInCall = S.inCall;
   S.sessionOver = true;
-  agent.storeResumeToken(null);
+  rememberResume(null);
   closeCall();
   // The conversation ends with the call (the privacy reset wipes it again).
   $('conversation').replaceChildren();
   if (wasInCall) {
     S.feedbackSessionId = sessionId;
+    if (GUEST) {
+      // Over for good: a reload now says so, rather than offering to join again.
+      guest.save({ over: true, token: null, resume_token: null });
+      $('feedback-ended').hidden = false;
+    }
     $('feedback-title').textContent = t('feedback.title');
     show('feedback');
     announce(t(state === 'failed' ? 'feedback.call_failed' : 'feedback.call_ended'));
+    return;
+  }
+  if (GUEST) {
+    S.session = null;
+    // Back to the appointment: the citizen may join again while it is open.
+    show('guest');
+    if (!(reason === 'cancelled' || S.leaving)) $('guest-when').textContent = t('waiting.lost');
     return;
   }
   deviceCheck.stopTracks();
@@ -1095,7 +1134,9 @@ async function cancelCall() {
   $('call-cancel').disabled = true;
   try {
     try {
-      await S.signaling.request({ type: 'call_cancel', session_id: session.session_id });
+      await S.signaling.request({
+        type: GUEST ? 'session_leave' : 'call_cancel', session_id: session.session_id,
+      });
     } catch (error) {
       // An expert answered at this very moment: leaving ends the call all the same.
       if (error.code === 'conflict') await S.signaling.request({ type: 'session_leave', session_id: session.session_id });
@@ -1150,6 +1191,10 @@ async function giveFeedback(score) {
 }
 
 function thanks() {
+  if (GUEST) {
+    showNotice('ended');
+    return;
+  }
   $('feedback-ask').hidden = true;
   $('feedback-thanks').hidden = false;
   $('thanks-title').focus({ preventScroll: true });
@@ -1165,6 +1210,12 @@ function thanks() {
 
 /** Wipe the visit: media, call, signaling, typed text, the agent's memory; load afresh. */
 async function privacyReset() {
+  if (GUEST) {
+    // At home nothing is shared with a next citizen: "try again" loads the page, which
+    // resumes from this tab's sessionStorage.
+    location.reload();
+    return;
+  }
   if (S.resetting) return;
   S.resetting = true;
   clearInterval(S.thanksTimer);
@@ -1209,19 +1260,27 @@ async function privacyReset() {
 async function connectSignaling() {
   const signaling = new Signaling({
     url: S.config.server_url,
-    getToken: agent.freshToken,
-    resumeToken: S.config.resume_token ?? null,
+    getToken: GUEST ? guestToken : agent.freshToken,
+    resumeToken: (GUEST ? guest.load()?.resume_token : S.config.resume_token) ?? null,
     // The agent keeps it only while a call is live: nothing of a finished visit stays.
-    onResumeToken: (token) => { if (liveSession()) agent.storeResumeToken(token); },
+    onResumeToken: (token) => { if (liveSession()) rememberResume(token); },
   });
   S.signaling = signaling;
+  // At home the refreshed token is what a reload of the tab connects with.
+  if (GUEST) {
+    signaling.addEventListener('token', ({ detail }) => {
+      if (!guest.load()?.over) guest.save({ token: detail.token, expires_at: detail.expiresAt });
+    });
+  }
   signaling.addEventListener('message', onServerMessage);
   signaling.addEventListener('state', ({ detail }) => {
     if (S.signaling !== signaling) return;
     renderReconnecting();
     if (detail.state === 'closed' && detail.reason === 'replaced' && !S.resetting) {
-      // Another kiosk page took over this booth's connection (the agent relaunched us).
-      showError('error.connection');
+      // Another kiosk page took over this booth's connection (the agent relaunched us);
+      // at home, another tab of the same appointment did.
+      if (GUEST) showNotice('elsewhere');
+      else showError('error.connection');
     }
   });
   // Registered before any Call's: a Call that finds its session gone on this welcome
@@ -1236,19 +1295,27 @@ async function connectSignaling() {
   try {
     welcome = await signaling.connect();
   } catch (error) {
+    if (GUEST && ['unauthenticated', 'forbidden'].includes(error.code)) {
+      // The token ran out while the tab was closed or asleep: only a new link helps.
+      guest.save({ token: null, resume_token: null });
+      showNotice('expired');
+      return;
+    }
     console.warn('signaling refused us; trying again', error);
+    if (GUEST && ['loading', 'guest-notice'].includes(S.screen)) showNotice('network');
     if (S.signaling === signaling) setTimeout(() => { if (!S.resetting) connectSignaling(); }, CONNECT_RETRY_MS);
     return;
   }
   if (['agencies', 'services'].includes(S.screen)) refreshCatalog();
   const live = (welcome.sessions ?? []).find((s) => WAITING_STATES.has(s.state) || CALL_STATES.has(s.state));
   if (live) await resumeSession(live);
+  else if (GUEST) enterGuestWelcome();
 }
 
 /** A reloaded page: go straight back to the live call or the queue. */
 async function resumeSession(session) {
   S.dirty = true;
-  setLanguage(UI_LANGUAGES.includes(session.language) ? session.language : language());
+  if (!GUEST) setLanguage(UI_LANGUAGES.includes(session.language) ? session.language : language());
   renderPlace();
   await adoptSession(session);
   await deviceCheck.open();
@@ -1258,6 +1325,11 @@ async function resumeSession(session) {
 /** Take what a session is about (agency, service, language, interpreting) as the
  * citizen's choice: for a page that did not make the choice itself (a reload, a code). */
 async function adoptSession(session) {
+  if (GUEST) {
+    // A guest may not ask for the catalog: the names came with its token.
+    adoptAppointment(guest.load());
+    return;
+  }
   try {
     const reply = await withTimeout(S.signaling.request({ type: 'catalog_request' }), 5000);
     S.catalog = reply.agencies;
@@ -1272,6 +1344,261 @@ async function adoptSession(session) {
     const choice = INTERPRETING.find((c) => (c.modality === 'text' ? session.interpreter.modality === 'text' : c.id === session.interpreter.language));
     S.interpreter = choice ? { id: choice.id, modality: choice.modality, language: session.interpreter.language } : null;
   }
+}
+
+// --- from home: the guest link --------------------------------------------------------
+
+const NOTICE_ICONS = {
+  no_link: 'info', used: 'lock', over: 'clock', ended: 'heart', expired: 'clock', network: 'warning',
+  elsewhere: 'info',
+};
+let guestTimer = null;
+
+/** Keep (or forget, with null) the resume token where a reloaded page finds it. */
+function rememberResume(token) {
+  if (GUEST) guest.save({ resume_token: token });
+  else agent.storeResumeToken(token);
+}
+
+/** The guest token for hello: the one this tab got for its link (refreshed since). */
+async function guestToken() {
+  const stored = guest.load();
+  if (!stored?.token) throw Object.assign(new Error('no guest token'), { code: 'unauthenticated' });
+  return { token: stored.token, expires_at: stored.expires_at };
+}
+
+/** The first language: the one chosen in this tab, the appointment's, or the browser's. */
+function guestLanguage(stored) {
+  for (const lang of [stored?.lang, stored?.appointment?.language, navigator.language?.slice(0, 2)]) {
+    if (UI_LANGUAGES.includes(lang)) return lang;
+  }
+  return 'fi';
+}
+
+function chooseGuestLanguage(lang) {
+  setLanguage(lang);
+  if (guest.load()) guest.save({ lang });
+  renderPlace();
+  for (const button of document.querySelectorAll('[data-guest-lang]')) {
+    button.setAttribute('aria-pressed', String(button.dataset.guestLang === lang));
+  }
+  renderChip();
+  // Texts that the screens build themselves, in the new language.
+  if (S.screen === 'guest') renderGuest();
+  if (S.screen === 'guest-notice') renderNotice();
+  if (S.screen === 'waiting') $('waiting-summary').textContent = waitingSummary();
+  if (S.screen === 'call') renderNames();
+  if (deviceCheck && !$('guest-problem').hidden && deviceCheck.cameraMissing) {
+    $('guest-problem-text').textContent = t('guest.problem.no-camera');
+  }
+  $('quality-text').textContent = '';
+  renderQuality({ level: $('quality').dataset.level });
+}
+
+/** Take the booked appointment (from this tab's store) as what the call is about. */
+function adoptAppointment(stored) {
+  const appointment = stored?.appointment;
+  if (!appointment) return;
+  const names = stored.names ?? {};
+  S.agency = { id: appointment.agency, name: names.agency ?? { fi: appointment.agency } };
+  S.service = {
+    id: appointment.service, name: names.service ?? { fi: appointment.service }, queues: [],
+    languages: [appointment.language],
+  };
+  S.callLanguage = appointment.language;
+  const need = appointment.interpreter;
+  S.interpreter = need ? {
+    id: need.modality === 'text' ? 'text' : need.language, modality: need.modality, language: need.language,
+  } : null;
+}
+
+/** A plain page instead of the appointment: the link cannot be used, it is over… */
+function showNotice(kind) {
+  S.notice = kind;
+  clearTimeout(guestTimer);
+  if (S.screen === 'guest-notice') renderNotice();
+  else show('guest-notice');
+}
+
+function renderNotice() {
+  const kind = S.notice ?? 'network';
+  $('guest-notice-icon').setAttribute('href', `${ICONS}#${NOTICE_ICONS[kind] ?? 'info'}`);
+  $('guest-notice-title').textContent = t(`guest.notice.${kind}.title`);
+  $('guest-notice-text').textContent = t(`guest.notice.${kind}.text`);
+  section('guest-notice').dataset.kind = kind;
+  $('guest-notice-retry').hidden = kind !== 'network';
+}
+
+async function retryNotice() {
+  // A link whose exchange never reached the server may be tried again; else reload.
+  if (S.pendingSecret) {
+    show('loading');
+    await bootGuest();
+  } else {
+    location.reload();
+  }
+}
+
+/** After the welcome with no call live: the appointment, or why it cannot be joined. */
+function enterGuestWelcome() {
+  const stored = guest.load();
+  if (!stored?.appointment) showNotice('no_link');
+  else if (guest.windowState(stored) === 'over') showNotice('over');
+  else if (S.screen !== 'guest') show('guest');
+}
+
+function enterGuest() {
+  renderGuest();
+  deviceCheck.open();
+}
+
+function renderGuest() {
+  const stored = guest.load();
+  if (!stored?.appointment) return;
+  const { appointment } = stored;
+  const lang = language();
+  $('guest-time').textContent = t('guest.time_range', {
+    date: guest.dateText(appointment.start, lang),
+    start: guest.timeText(appointment.start, lang),
+    end: guest.timeText(appointment.end, lang),
+  });
+  $('guest-agency').textContent = localized(S.agency?.name);
+  $('guest-service').textContent = localized(S.service?.name);
+  $('guest-interpreter').textContent = interpreterName();
+  $('guest-interpreter-row').hidden = !S.interpreter;
+  renderJoin();
+}
+
+/** Join works within the check-in window: before it, when it will; it enables itself. */
+function renderJoin() {
+  clearTimeout(guestTimer);
+  const stored = guest.load();
+  if (!stored?.appointment || S.screen !== 'guest') return;
+  const state = guest.windowState(stored);
+  if (state === 'over') {
+    showNotice('over');
+    return;
+  }
+  const now = guest.serverNow(stored);
+  const lang = language();
+  let text;
+  let next;
+  if (state === 'early') {
+    const from = stored.checkin_from;
+    const time = guest.timeText(from, lang);
+    text = guest.sameDay(from, now) ? t('guest.join_from', { time })
+      : t('guest.join_from_date', { date: guest.dateText(from, lang), time });
+    next = from - now;
+  } else {
+    text = t(deviceCheck.stream ? 'guest.join_now' : 'guest.join_needs_camera');
+    next = stored.appointment.end - now;
+  }
+  const when = $('guest-when');
+  if (when.textContent !== text) when.textContent = text;
+  $('guest-join').disabled = state !== 'open' || !deviceCheck.stream || Boolean(S.joining);
+  // Again when the window opens or closes (or within a minute: a laptop may sleep).
+  guestTimer = setTimeout(renderJoin, Math.min(Math.max(next * 1000 + 250, 250), 60000));
+}
+
+async function joinAppointment() {
+  const join = $('guest-join');
+  if (join.disabled || S.joining) return;
+  S.joining = true;
+  join.disabled = true;
+  join.querySelector('span').textContent = t('guest.joining');
+  try {
+    if (S.signaling?.state !== 'open') throw Object.assign(new Error('offline'), { code: 'closed' });
+    const reply = await S.signaling.request({ type: 'guest_checkin' });
+    // The booked expert may answer at once: keep what comes for the session for the Call.
+    S.signaling.keepSession(reply.session.session_id);
+    S.dirty = true;
+    S.joining = false;
+    enterSession(reply.session);
+  } catch (error) {
+    console.warn('guest_checkin', error);
+    S.joining = false;
+    renderJoin();
+    $('guest-when').textContent = t(error.code === 'conflict' ? 'guest.not_open' : 'guest.join_failed');
+  } finally {
+    S.joining = false;
+    join.querySelector('span').textContent = t('guest.join');
+  }
+}
+
+/** The guest page starts: take the link (once), or what this tab already has; connect. */
+async function bootGuest() {
+  document.body.dataset.guest = 'true';
+  $('guest-langs').hidden = false;
+  $('guest-chat-send').hidden = false;
+  // The citizen's own keyboard (a phone's on-screen one too) writes the messages.
+  $('kiosk-chat-input').setAttribute('inputmode', 'text');
+  S.config = {
+    site: { kind: 'S', name: null, default_language: null },
+    server_url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
+  };
+  let stored = guest.load();
+  chooseGuestLanguage(guestLanguage(stored));
+  const secret = S.pendingSecret ?? guest.linkSecret();
+  if (secret) {
+    const digest = await guest.digest(secret);
+    // The same link again in this tab (a reload before the address was tidied, or the
+    // link clicked again): what the tab holds is still good; exchanging would fail.
+    const known = stored?.token && digest && stored.link === digest;
+    if (!known) {
+      try {
+        stored = await guest.exchange(secret);
+        S.pendingSecret = null;
+      } catch (error) {
+        console.warn('guest link', error);
+        if (error.code === 'network') {
+          S.pendingSecret = secret;
+          showNotice('network');
+        } else {
+          S.pendingSecret = null;
+          showNotice('used');
+        }
+        return;
+      }
+      try {
+        sessionStorage.removeItem('etapiste.guest');
+      } catch { /* storage may be disabled */ }
+      stored = guest.save(stored);
+    }
+  }
+  if (!stored?.appointment) {
+    showNotice('no_link');
+    return;
+  }
+  if (stored.over) {
+    showNotice('ended');
+    return;
+  }
+  if (!stored.token) {
+    showNotice('expired');
+    return;
+  }
+  if (guest.windowState(stored) === 'over') {
+    showNotice('over');
+    return;
+  }
+  chooseGuestLanguage(guestLanguage(stored));
+  adoptAppointment(stored);
+  deviceCheck = new DeviceCheck({
+    video: $('guest-video'),
+    meter: $('guest-mic-meter'),
+    bar: $('guest-mic-bar'),
+    problem: $('guest-problem'),
+    problemText: $('guest-problem-text'),
+    okButton: { disabled: true }, // Join is the guest's button (renderJoin)
+    retryButton: $('guest-retry'),
+    soundButton: $('guest-test-sound'),
+    siteKind: 'S',
+    problemPrefix: 'guest.problem',
+    soundOnly: true,
+    onChange: () => renderJoin(),
+  });
+  document.body.dataset.ready = 'true';
+  await connectSignaling();
 }
 
 // --- keyboard --------------------------------------------------------------------------
@@ -1379,6 +1706,12 @@ function wire() {
   $('thanks-done').addEventListener('click', () => privacyReset());
   $('error-retry').addEventListener('click', () => privacyReset());
   $('message-ok').addEventListener('click', () => $('message-dialog').close());
+  $('guest-join').addEventListener('click', guarded(joinAppointment));
+  $('guest-chat-send').addEventListener('click', () => sendChat().catch((error) => console.error(error)));
+  $('guest-notice-retry').addEventListener('click', guarded(retryNotice));
+  for (const button of document.querySelectorAll('[data-guest-lang]')) {
+    button.addEventListener('click', () => chooseGuestLanguage(button.dataset.guestLang));
+  }
   document.addEventListener('keydown', onKey);
 }
 
@@ -1439,6 +1772,10 @@ async function boot() {
     afterDismiss: () => $('call-title').focus({ preventScroll: true }),
   });
   wire();
+  if (GUEST) {
+    await bootGuest();
+    return;
+  }
   deviceCheck = new DeviceCheck({
     video: $('device-video'),
     meter: $('mic-meter'),
@@ -1484,8 +1821,14 @@ async function boot() {
 /** Technical state for tests and support staff: no names, no typed text. */
 window.kioskDiagnostics = () => ({
   screen: S.screen,
+  guest: GUEST,
   signaling: S.signaling?.state ?? null,
-  session: S.session ? { state: S.session.state, participants: S.session.participants.length } : null,
+  session: S.session ? {
+    state: S.session.state,
+    participants: S.session.participants.length,
+    kinds: S.session.participants.map((p) => p.kind),
+    site: S.session.site,
+  } : null,
   writing: writing(),
   doccam: doccam?.diagnostics() ?? null,
   layout: $('call-grid')?.dataset.layout ?? null,

@@ -7,6 +7,7 @@ Chromium context with the fake camera and microphone, as a laptop at home would 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,17 @@ from signaling.client import login
 from signaling.protocol import SessionEnded
 
 from .browser import describe_violations, open_page, run_axe, screenshot, video_frames_advancing
-from .kiosk import MEASURE, VIEWPORT, expert_at, in_the_call, on_screen, t, text_of, until
+from .kiosk import (
+    MEASURE,
+    VIEWPORT,
+    SignalingCut,
+    expert_at,
+    in_the_call,
+    on_screen,
+    t,
+    text_of,
+    until,
+)
 from .support import ServeProcess, eventually, frames
 from .test_kiosk_appointment import book
 
@@ -172,6 +183,8 @@ async def test_before_its_window_the_link_says_when_and_join_enables_itself(
     path = await guest_link(node, appointment["id"])
     async with open_page(browser, viewport=VIEWPORT) as home:
         page = home.page
+        link = SignalingCut()
+        await page.route_web_socket(re.compile(r"/ws$"), link.route)
         await page.goto(node.base_url + path)
         await on_screen(page, "guest")
         opens = datetime.fromtimestamp(appointment["start"] - 15 * 60, UTC).astimezone()
@@ -182,6 +195,22 @@ async def test_before_its_window_the_link_says_when_and_join_enables_itself(
         # Nobody touches anything: the button enables itself when the window opens.
         await until(page, JOIN_ENABLED, timeout=60_000)
         assert await text_of(page, "guest-when") == t("fi", "guest.join_now")
+
+        # The home network drops: plainly "reconnecting", and Join waits for the connection.
+        await link.start()
+        await until(
+            page,
+            f"document.querySelector('[data-testid=guest-when]').textContent === "
+            f"{t('fi', 'call.reconnecting')!r}",
+        )
+        assert await page.get_by_test_id("guest-join").is_disabled()
+        link.stop()
+        await until(page, JOIN_ENABLED, timeout=30_000)
+        assert await text_of(page, "guest-when") == t("fi", "guest.join_now")
+        # A reload before joining comes back to the same appointment (the link is spent).
+        await page.reload()
+        await on_screen(page, "guest")
+        await until(page, JOIN_ENABLED)
         assert home.console.errors == [], home.console.errors
 
     # Without the secret in the address, the page says what to do.

@@ -980,6 +980,7 @@ function renderReconnecting() {
   const broken = S.signaling?.state === 'reconnecting'
     || [...peerStates.values()].some((s) => s === 'disconnected' || s === 'failed');
   $('reconnecting').hidden = !(broken && S.screen === 'call');
+  if (S.screen === 'guest' && !S.joining) renderJoin();
   if (S.screen === 'waiting' && S.signaling?.state === 'reconnecting') {
     $('waiting-notice').textContent = t('call.reconnecting');
     $('waiting-notice').hidden = false;
@@ -1493,9 +1494,12 @@ function renderJoin() {
     text = t(deviceCheck.stream ? 'guest.join_now' : 'guest.join_needs_camera');
     next = stored.appointment.end - now;
   }
+  // The network went: say so plainly, and Join waits until the connection is back.
+  const offline = Boolean(S.signaling) && S.signaling.state !== 'open';
+  if (offline) text = t('call.reconnecting');
   const when = $('guest-when');
   if (when.textContent !== text) when.textContent = text;
-  $('guest-join').disabled = state !== 'open' || !deviceCheck.stream || Boolean(S.joining);
+  $('guest-join').disabled = state !== 'open' || offline || !deviceCheck.stream || Boolean(S.joining);
   // Again when the window opens or closes (or within a minute: a laptop may sleep).
   guestTimer = setTimeout(renderJoin, Math.min(Math.max(next * 1000 + 250, 250), 60000));
 }

@@ -214,6 +214,13 @@ async def test_before_its_window_the_link_says_when_and_join_enables_itself(
         # On a phone the same screen is one column that scrolls, Join at the end.
         await page.set_viewport_size({"width": 390, "height": 844})
         await look(page, "guest-welcome-phone-fi")
+        # A token the server no longer takes (the tab slept past its lifetime): a new link.
+        await page.evaluate(
+            "sessionStorage.setItem('etapiste.guest', JSON.stringify("
+            "{...JSON.parse(sessionStorage.getItem('etapiste.guest')), token: 'expired'}))"
+        )
+        await page.reload()
+        await notice(page, "expired")
         assert home.console.errors == [], home.console.errors
 
     # Without the secret in the address, the page says what to do.

@@ -1272,6 +1272,16 @@ async function connectSignaling() {
     signaling.addEventListener('token', ({ detail }) => {
       if (!guest.load()?.over) guest.save({ token: detail.token, expires_at: detail.expiresAt });
     });
+    // Away longer than the token lives (a laptop asleep): no reconnect can work any more.
+    signaling.addEventListener('retry', ({ detail }) => {
+      if (S.signaling !== signaling || detail.error?.code !== 'unauthenticated') return;
+      signaling.close();
+      S.sessionOver = true;
+      closeCall();
+      deviceCheck?.stopTracks();
+      guest.save({ token: null, resume_token: null });
+      showNotice('expired');
+    });
   }
   signaling.addEventListener('message', onServerMessage);
   signaling.addEventListener('state', ({ detail }) => {

@@ -15,6 +15,23 @@ const REFRESH_RETRY_MS = 30000;
 let user = null;
 let expiresAt = null;
 let refreshTimer = null;
+const signOutHooks = new Set(); // what stops with the login (timers of the desks)
+
+/** Run `stop` when the login ends (sign-out, or back to the sign-in screen). */
+export function onSignOut(stop) {
+  signOutHooks.add(stop);
+}
+
+/** Stop everything that belongs to the login. */
+function runSignOutHooks() {
+  for (const stop of signOutHooks) {
+    try {
+      stop();
+    } catch (error) {
+      console.warn('sign-out', error);
+    }
+  }
+}
 
 /** Return the signed-in user (null before sign-in). */
 export function currentUser() {
@@ -98,6 +115,7 @@ export function showLogin() {
 
 /** Go back to the sign-in screen with `text` under the fields. */
 export function backToLogin(text) {
+  runSignOutHooks();
   show('login');
   $('login-error').textContent = text;
 }
@@ -204,6 +222,7 @@ async function logout() {
   } catch (error) {
     console.warn('logout', error);
   }
+  runSignOutHooks();
   connection()?.close();
   location.replace('/console/');
 }

@@ -11,6 +11,7 @@
 import { currentUser, restoreLogin, showLogin, wireLogin } from './auth.js';
 import { currentAvailability, renderAvailability, tickWrapUp, wireAvailability } from './availability.js';
 import { renderBell, ring, wireBell } from './bell.js';
+import { renderAppointments, wireBookings } from './bookings.js';
 import { currentCall, renderCall, tickCall, wireCallControls } from './call-view.js';
 import { wireCaptionWriter } from './caption-writer.js';
 import { wireChat } from './chat.js';
@@ -20,6 +21,7 @@ import { reportFailure, wireDialogs } from './dialog.js';
 import { renderDoccamShare, wireDoccamShare } from './doccam-share.js';
 import { UI_LANGUAGES, initialLanguage, language, loadCatalogs, setLanguage } from './i18n.js';
 import { interpreterCall, renderInterpreterCall, tickInterpreterCall, wireInterpreterCall } from './interpreter-call.js';
+import { renderInterpreterBookings, wireInterpreterBookings } from './interpreter-bookings.js';
 import { renderInterpreterDesk, startInterpreterDesk } from './interpreter-desk.js';
 import { renderInterpreter, tickInterpreter, wireInterpreter } from './interpreter.js';
 import { renderNotice } from './notice.js';
@@ -55,6 +57,8 @@ function applyLanguage(lang, remember) {
   renderDoccamShare();
   renderInterpreterDesk();
   renderInterpreterCall();
+  renderAppointments();
+  renderInterpreterBookings();
 }
 
 /** Return the desk of the signed-in account: an interpreter's, unless it is an expert's too. */
@@ -97,6 +101,8 @@ function wire() {
   wireDoccamShare();
   wireInterpreterCall();
   wireCaptionWriter();
+  wireBookings();
+  wireInterpreterBookings();
   wireDialogs();
   wireShortcuts();
   setInterval(tick, TICK_MS);

@@ -3,6 +3,7 @@
 
 import { backToLogin, currentUser } from './auth.js';
 import { applyAvailability, renderAvailability } from './availability.js';
+import { startBookings } from './bookings.js';
 import { receiveCaption } from './captions.js';
 import { receiveChat } from './chat.js';
 import { connect } from './connection.js';
@@ -36,6 +37,7 @@ export async function startDesk() {
   renderAvailability();
   renderOverview();
   show('home');
+  startBookings().catch((error) => console.warn('bookings', error));
   try {
     await connect({ onMessage: onServerMessage, onWelcome: rejoinAfterReload });
   } catch (error) {

@@ -18,6 +18,11 @@ export function agencies() {
   return config?.agencies ?? [];
 }
 
+/** Return every site (id, kind, name, municipality, region). */
+export function sites() {
+  return config?.sites ?? [];
+}
+
 /** Return the outcomes a call may end with. */
 export function outcomes() {
   return config?.outcomes ?? [];

@@ -11,6 +11,7 @@ import { languageName, t, translate } from './i18n.js';
 import {
   interpreterSessionEnded, interpreterSessionUpdated, rejoinInterpreterCall,
 } from './interpreter-call.js';
+import { startInterpreterBookings } from './interpreter-bookings.js';
 import { addRequest, renderRequests, requestWithdrawn } from './requests.js';
 import { show } from './screens.js';
 
@@ -31,6 +32,7 @@ export async function startInterpreterDesk() {
   renderInterpreterDesk();
   renderAvailability();
   show('interp-home');
+  startInterpreterBookings().catch((error) => console.warn('bookings', error));
   try {
     await connect({ onMessage: onServerMessage, onWelcome });
   } catch (error) {

@@ -4,6 +4,7 @@
 // widened to everyone suitable, unanswered (keep waiting, try again or cancel), and the
 // interpreters who joined or left. The waited time ticks on between snapshots.
 
+import { openBooking } from './bookings.js';
 import { callShown, currentCall, currentSession } from './call-view.js';
 import { request } from './connection.js';
 import { closeDialog, guarded, openDialog } from './dialog.js';
@@ -249,6 +250,17 @@ export function tickInterpreter() {
   waited.textContent = t('istatus.waited', { time: clock(seconds), n: open.rung });
 }
 
+/** Open the booking form for a later time, prefilled with this call's facts and need. */
+function bookLater() {
+  const session = currentSession();
+  const open = snapshot?.interpreter_request;
+  const need = open ? { language: open.language, modality: open.modality } : session?.interpreter ?? null;
+  openBooking({
+    site: session?.site, agency: session?.agency, service: session?.service, language: session?.language,
+    interpreter: need,
+  });
+}
+
 /** Wire Invite interpreter, its form and the card's choices. */
 export function wireInterpreter() {
   $('invite-interpreter').addEventListener('click', openInterpreter);
@@ -257,4 +269,5 @@ export function wireInterpreter() {
   $('interpreter-keep-waiting').addEventListener('click', keepWaiting);
   $('interpreter-retry').addEventListener('click', guarded(retry));
   $('interpreter-cancel').addEventListener('click', guarded(cancel));
+  $('book-later').addEventListener('click', bookLater);
 }

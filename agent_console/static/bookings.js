@@ -454,6 +454,12 @@ export function renderAppointments() {
   if (focusedItem && focusedTestid) {
     list.querySelector(`[data-appointment-id="${CSS.escape(focusedItem)}"] [data-testid="${focusedTestid}"]`)?.focus();
   }
+  if ($('cancel-booking-dialog').open && cancelling) $('cancel-booking-text').textContent = cancelText(cancelling);
+}
+
+/** Show the list and an open booking dialog in the chosen language (the choices kept). */
+export function renderBookings() {
+  renderAppointments();
   if ($('booking-dialog').open) {
     if (!$('booking-form').hidden) {
       fillSites($('booking-site').value);
@@ -463,7 +469,6 @@ export function renderAppointments() {
     }
     renderBooked();
   }
-  if ($('cancel-booking-dialog').open && cancelling) $('cancel-booking-text').textContent = cancelText(cancelling);
 }
 
 /** A guest link for an appointment of the list. */

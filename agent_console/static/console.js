@@ -11,7 +11,7 @@
 import { currentUser, restoreLogin, showLogin, wireLogin } from './auth.js';
 import { currentAvailability, renderAvailability, tickWrapUp, wireAvailability } from './availability.js';
 import { renderBell, ring, wireBell } from './bell.js';
-import { renderAppointments, wireBookings } from './bookings.js';
+import { renderBookings, wireBookings } from './bookings.js';
 import { currentCall, renderCall, tickCall, wireCallControls } from './call-view.js';
 import { wireCaptionWriter } from './caption-writer.js';
 import { wireChat } from './chat.js';
@@ -57,7 +57,7 @@ function applyLanguage(lang, remember) {
   renderDoccamShare();
   renderInterpreterDesk();
   renderInterpreterCall();
-  renderAppointments();
+  renderBookings();
   renderInterpreterBookings();
 }
 

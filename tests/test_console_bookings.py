@@ -412,3 +412,69 @@ async def test_book_a_later_time_from_an_unanswered_interpreter_request(
             "status": "pending",
         }
         await on_screen(page, "call")  # the call went on underneath
+
+
+@pytest.mark.timeout(120)
+async def test_both_lists_refresh_every_minute_until_sign_out(
+    browser: Browser, booking_node: ServeProcess, rest: Rest
+) -> None:
+    node = booking_node
+    async with (
+        console_tab(browser, node, lang="fi", load=False) as expert,
+        console_tab(browser, node, lang="fi", load=False) as interp,
+    ):
+        fetched: list[str] = []
+
+        def record(request: Request) -> None:
+            if request.method == "GET" and request.url.endswith("/console/api/appointments"):
+                fetched.append(request.url)
+
+        for tab in (expert, interp):
+            await tab.page.clock.install()
+            await tab.page.goto(tab.url)
+            await until(tab.page, "document.body.dataset.ready === 'true'")
+        await log_in(expert.page, "kela.expert")
+        await log_in_interpreter(interp.page, "tulkki.fse")
+        await interp.page.get_by_test_id("ibookings-empty").wait_for()
+
+        # Booked elsewhere (over REST): the interpreter's desk shows it within a minute.
+        status, answer = await rest(
+            "kela.expert",
+            "POST",
+            "/appointments",
+            {
+                "site": "bus-lieksa",
+                "start": f"{MONDAYS['sv'].isoformat()}T14:00:00+02:00",
+                "agency": "kela",
+                "service": "housing",
+                "language": "fi",
+                "interpreter": {"language": "fse", "modality": "sign", "username": "tulkki.fse"},
+            },
+        )
+        assert status == 201, answer
+        booked = answer["appointment"]
+        item = interp.page.get_by_test_id(f"booking-{booked['id']}")
+        assert await item.count() == 0
+        await interp.page.clock.run_for(61_000)
+        await item.wait_for()
+        assert await status_of(item) == "pending"
+
+        # Confirmed elsewhere: the expert's list has it, confirmed, within a minute.
+        status, answer = await rest("tulkki.fse", "POST", f"/appointments/{booked['id']}/confirm")
+        assert status == 200, answer
+        assert await expert.page.get_by_test_id(f"appointment-{booked['id']}").count() == 0
+        await expert.page.clock.run_for(61_000)
+        await until(
+            expert.page,
+            f"document.querySelector('[data-testid=\"appointment-{booked['id']}\"]')"
+            "?.dataset.interpreter === 'confirmed'",
+        )
+
+        # Signed out, nothing is fetched any more.
+        interp.page.on("request", record)
+        await interp.page.get_by_test_id("logout").click()
+        await on_screen(interp.page, "login")
+        fetched.clear()
+        await interp.page.clock.run_for(125_000)
+        await interp.page.wait_for_timeout(300)
+        assert fetched == []

@@ -229,3 +229,50 @@ async def test_before_its_window_the_link_says_when_and_join_enables_itself(
         await notice(bare.page, "no_link")
         await look(bare.page, "guest-no-link-fi")
         assert bare.console.errors == [], bare.console.errors
+
+
+# getUserMedia as a browser whose user refused the camera, or a computer without one.
+REFUSE_CAMERA = """(() => {
+  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    if (window.__camera === 'denied') {
+      throw new DOMException('Permission denied', 'NotAllowedError');
+    }
+    if (window.__camera === 'missing' && constraints.video) {
+      throw new DOMException('Requested device not found', 'NotFoundError');
+    }
+    return real(constraints);
+  };
+})();"""
+
+
+@pytest.mark.timeout(120)
+async def test_a_refused_or_missing_camera_is_explained_in_plain_words(
+    browser: Browser, node: ServeProcess
+) -> None:
+    appointment = await book(node)
+    for camera, joinable in (("denied", False), ("missing", True)):
+        path = await guest_link(node, appointment["id"])
+        async with open_page(browser, viewport=VIEWPORT) as home:
+            page = home.page
+            await page.add_init_script(f"window.__camera = '{camera}';\n{REFUSE_CAMERA}")
+            await page.goto(node.base_url + path)
+            await on_screen(page, "guest")
+            await page.get_by_test_id("guest-problem").wait_for()
+            problem = await text_of(page, "guest-problem")
+            if joinable:
+                # Sound only: the citizen may still join, and knows the expert won't see them.
+                assert t("fi", "guest.problem.no-camera") in problem
+                await until(page, JOIN_ENABLED)
+                assert await text_of(page, "guest-when") == t("fi", "guest.join_now")
+                await look(page, "guest-camera-missing-fi")
+            else:
+                assert t("fi", "guest.problem.denied") in problem
+                assert await page.get_by_test_id("guest-join").is_disabled()
+                assert await text_of(page, "guest-when") == t("fi", "guest.join_needs_camera")
+                await look(page, "guest-camera-denied-fi")
+                # Allowed after all: Try again, and Join works.
+                await page.evaluate("window.__camera = 'ok'")
+                await page.get_by_test_id("guest-retry").click()
+                await until(page, JOIN_ENABLED)
+                assert await page.get_by_test_id("guest-problem").is_hidden()

@@ -1609,7 +1609,12 @@ async function bootGuest() {
     siteKind: 'S',
     problemPrefix: 'guest.problem',
     soundOnly: true,
-    onChange: () => renderJoin(),
+    onChange: () => {
+      // Without a stream the picture and the bar would only puzzle: the problem says why.
+      $('guest-devices').hidden = !deviceCheck.stream;
+      $('guest-self').hidden = deviceCheck.cameraMissing;
+      renderJoin();
+    },
   });
   document.body.dataset.ready = 'true';
   await connectSignaling();

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -9,7 +10,10 @@ import redis
 from playwright.async_api import Browser
 
 from signaling.store import Store, open_store
+from stats.db import Database, open_database
+from stats.schema import migrate
 from tests.browser import launch_chromium
+from tests.postgres_server import PostgresServer
 from tests.redis_server import RedisServer
 from tests.support import ServeProcess, serving
 
@@ -52,6 +56,45 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
+
+
+# --- the statistics database ---------------------------------------------------------
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """Run one PostgreSQL server for the whole test session."""
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    ]
+)
+async def stats_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Database]:
+    """Yield a migrated, empty statistics database of each kind."""
+    if request.param == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        url = server.create_database(f"stats_{next(_databases)}")
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('stats') / 'stats.db'}"
+    database = await open_database(url)
+    try:
+        await migrate(database)
+        yield database
+    finally:
+        await database.close()
 
 
 # --- real nodes and the browser ---------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Statistics: the event log into SQL, reports and their small-cell protection."""

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from document_camera import cli as doccam_cli
 from endpoint_agent import cli as booth_cli
 from signaling import cli as server_cli
+from stats import cli as stats_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     server_cli.add_commands(commands)
     booth_cli.add_commands(commands)
     doccam_cli.add_commands(commands)
+    stats_cli.add_commands(commands)
     return parser
 
 

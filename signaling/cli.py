@@ -66,6 +66,11 @@ def _serve(args: argparse.Namespace) -> int:
     )
     # The command line is where the parts meet: the node serves the consoles' pages and
     # the browser call client, which the signaling package itself knows nothing of.
+    extensions = []
+    if args.stats_db:
+        from stats.web import add_statistics
+
+        extensions.append(lambda app: add_statistics(app, args.stats_db, store))
     app = create_app(
         directory,
         store,
@@ -74,6 +79,7 @@ def _serve(args: argparse.Namespace) -> int:
         console_dir=agent_console.STATIC_DIR,
         client_dir=browser_client.DIRECTORY,
         guest_dir=KIOSK_DIR,
+        extensions=extensions,
     )
     print(_banner(directory, args, demo=args.config is None), flush=True)
     # Thousands of long-lived connection objects make full collections stall the loop
@@ -151,6 +157,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--node-id", default=f"{socket.gethostname()}-{os.getpid()}", help="unique per node"
     )
     serve.add_argument("--shutdown-timeout", type=float, default=5.0)
+    serve.add_argument(
+        "--stats-db",
+        default=None,
+        help="consume the events into this statistics database here (sqlite:///file or "
+        "postgresql://…) and serve its reports; production runs `etapiste stats consume`",
+    )
     serve.set_defaults(func=_serve)
 
     protocol = commands.add_parser("protocol", help="protocol tools")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 from aiohttp import web
@@ -111,9 +111,11 @@ def create_app(
     console_dir: Path | None = None,
     client_dir: Path | None = None,
     guest_dir: Path | None = None,
+    extensions: Sequence[Callable[[web.Application], None]] = (),
 ) -> web.Application:
     """Build a node's web application; the node starts and stops with it. The console's
-    pages and the browser call client are served when their folders are given."""
+    pages and the browser call client are served when their folders are given;
+    ``extensions`` add parts that start after the node and stop before it (statistics)."""
     # aiohttp rounds timeouts above the threshold up to whole seconds, which fires the
     # heartbeat pings of thousands of clients in one loop iteration; keep them spread.
     app = web.Application(
@@ -145,6 +147,8 @@ def create_app(
     app.router.add_post("/auth/device", device_token)
     app.router.add_post("/auth/login", staff_token)
     add_appointments(app)  # before the console's static files, which take /console/
+    for extend in extensions:
+        extend(app)
     add_console(app, console_dir, client_dir)
     if guest_dir is not None:
         add_guest_page(app, guest_dir)

@@ -334,6 +334,11 @@ async def security_headers(request: web.Request, handler: Any) -> web.StreamResp
     return response
 
 
+async def no_such_api(request: web.Request) -> web.Response:
+    """Answer an unknown console API path plainly."""
+    return json_error(404, ErrorCode.NOT_FOUND, "no such API on this node", "path")
+
+
 def add_console(app: web.Application, static_dir: Path | None, client_dir: Path | None) -> None:
     """Serve the console: its REST API, its pages and the browser call client."""
     app.router.add_post("/console/api/login", console_login)
@@ -341,6 +346,9 @@ def add_console(app: web.Application, static_dir: Path | None, client_dir: Path 
     app.router.add_post("/console/api/refresh", console_refresh)
     app.router.add_post("/console/api/logout", console_logout)
     app.router.add_get("/console/api/config", console_config)
+    # Any other API path is a JSON 404, not the static files' (a part this node does not
+    # run, such as statistics without --stats-db).
+    app.router.add_route("*", "/console/api/{path:.*}", no_such_api)
     if static_dir is not None:
         index = static_dir / "index.html"
 

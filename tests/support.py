@@ -143,8 +143,10 @@ class ServeProcess:
         port: int | None = None,
         host: str = "127.0.0.1",
         config: Path | None = None,
+        extra: Sequence[str] = (),
     ) -> None:
         self.port = port or free_port()
+        self.extra = list(extra)  # more `etapiste serve` options
         self.node_id = node_id
         self.store = store
         self.host = host  # the address it listens on; clients here still use 127.0.0.1
@@ -166,6 +168,7 @@ class ServeProcess:
         command += ["--store", self.store, "--node-id", self.node_id, "--host", self.host]
         if self.config is not None:
             command += ["--config", str(self.config)]
+        command += self.extra
         with self.log_path.open("wb") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
                 command,

@@ -49,6 +49,7 @@ USERNAMES = {
     "tulkki.fse",
     "tulkki.text",
     "supervisor",
+    "kela.supervisor",
     "admin",
 }
 OUTCOME_IDS = {

@@ -47,7 +47,7 @@ from .console import (
     wait_for_offer,
     wait_for_request,
 )
-from .kiosk import KioskTab, ask_for_kela, in_the_call, kiosk_tab
+from .kiosk import KioskTab, ask_for_kela, ask_with_interpreter, check, in_the_call, kiosk_tab
 from .support import ServeProcess, eventually, serving
 
 pytestmark = [pytest.mark.browser]
@@ -597,3 +597,49 @@ async def test_two_interpreters_race_then_work_as_a_team(browser: Browser, tmp_p
         )
         for tab in (first, second, expert):
             assert page_errors(tab.console.errors) == [], tab.console.dump()
+
+
+@pytest.mark.timeout(180)
+async def test_a_booth_need_nobody_serves_is_told_at_once_on_both_screens(
+    browser: Browser, node: ServeProcess
+) -> None:
+    """The citizen chose Somali interpreting; Kela's providers have nobody for it. Nothing
+    rings: the booth and the expert are told so as soon as the call is answered."""
+    async with (
+        console_tab(browser, node, lang="fi") as expert,
+        kiosk_tab(browser, node) as kiosk,
+    ):
+        await log_in(expert.page, "kela.expert")
+        await go_available(expert.page)
+        await ask_with_interpreter(kiosk.page, "fi", "so")
+        await wait_for_offer(expert.page)
+        await accept(expert.page)
+        await video_frames_advancing(expert.page, REMOTE, timeout=20)
+        await in_the_call(kiosk.page, timeout=20)
+
+        await wait_for_interpreter_state(expert.page, "unavailable")
+        status = await text_of(expert.page, "interpreter-status")
+        assert status == t(
+            "fi", "istatus.unavailable", need=f"{t('fi', 'lang.so')} ({t('fi', 'modality.spoken')})"
+        ), status
+        assert await expert.page.get_by_test_id("interpreter-cancel").is_visible()
+        assert not await expert.page.locator("#interpreter-waited").is_visible()
+        await check_screen(expert.page, "interpreter-unavailable", "fi")
+
+        booth = kiosk.page.get_by_test_id("interpreter-status")
+        await booth.wait_for()
+        await until(
+            kiosk.page,
+            "document.querySelector('[data-testid=interpreter-status]').dataset.state "
+            "=== 'unavailable'",
+        )
+        said = await booth.inner_text()
+        assert "Tulkkia ei ole saatavilla" in said and "somali" in said, said
+        await check(kiosk.page, "interpreter-unavailable", "fi")
+
+        # The expert clears it: both screens let it go, and the call goes on.
+        await expert.page.get_by_test_id("interpreter-cancel").click()
+        await booth.wait_for(state="hidden")
+        await video_frames_advancing(expert.page, REMOTE, timeout=10)
+        assert page_errors(expert.console.errors) == [], expert.console.dump()
+        assert kiosk.console.errors == [], kiosk.console.dump()

@@ -173,12 +173,19 @@ export function followInterpreting(session) {
     setEvent(after.length ? 'istatus.one_left' : 'istatus.left');
   } else if (wasOpen && !session.interpreter_request) {
     setEvent(cancelling === wasOpen.request_id ? 'istatus.cancelled' : 'istatus.withdrawn');
-  } else if (wasOpen && session.interpreter_request?.state === 'unanswered' && wasOpen.state !== 'unanswered') {
+  } else if (newlyTold(wasOpen, session.interpreter_request)) {
     renderStatus();
     announce($('interpreter-status').textContent);
   } else {
     renderStatus();
   }
+}
+
+/** Whether the request turned to a state the expert must be told of (nobody answered, or
+ * nobody can be called at all for the booth's need). */
+function newlyTold(before, now) {
+  if (!now || !['unanswered', 'unavailable'].includes(now.state)) return false;
+  return before?.request_id !== now.request_id || before.state !== now.state;
 }
 
 /** Take our call's current snapshot after a rejoin, and forget a call that is over. */
@@ -202,6 +209,7 @@ function sync() {
 /** Return the request's state as the card shows it. */
 function stateOf(open) {
   if (!open) return event ? event.key.replace('istatus.', '') : 'none';
+  if (open.state === 'unavailable') return 'unavailable';
   if (open.state === 'unanswered') return dismissed === open.request_id ? 'waiting' : 'unanswered';
   return open.widened ? 'widened' : 'ringing';
 }
@@ -241,8 +249,9 @@ export function tickInterpreter() {
   sync();
   const open = snapshot?.interpreter_request;
   const waited = $('interpreter-waited');
-  waited.hidden = !open;
-  if (!open) {
+  // Nothing rings for a need nobody serves: no time waited to show.
+  waited.hidden = !open || open.state === 'unavailable';
+  if (!open || open.state === 'unavailable') {
     if (!snapshot) $('interpreter-box').hidden = true;
     return;
   }

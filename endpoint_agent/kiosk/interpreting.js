@@ -3,7 +3,8 @@
 //   the expert (the hands must be seen large), others smaller beside the expert;
 // - the captions a speech-to-text interpreter types, live under the pictures;
 // - the interpreter request while nobody has joined yet: "being called", and when nobody
-//   answers in time, the citizen's two choices (keep waiting, try again).
+//   answers in time, the citizen's two choices (keep waiting, try again); or, when nobody
+//   under the agency's contracts serves the need at all, that plainly.
 // Everything is put on the page as text (textContent), never as markup, and nothing of it
 // is kept: clear() wipes it at the end of the call.
 
@@ -217,6 +218,9 @@ export class InterpreterRequestStatus {
       this._told = told;
       if (info?.state === 'ringing') {
         this.announce(`${this.t('interp.calling')} ${this._need(info)}`);
+      } else if (info?.state === 'unavailable') {
+        this.announce(`${this.t('interp.unavailable_title')}: ${this._need(info)}. `
+          + this.t('interp.unavailable_text'));
       } else if (info?.state === 'unanswered') {
         this.announce(`${this.t('interp.unanswered_title')}. ${this.t('interp.unanswered_text')} `
           + this.t('interp.booking'));
@@ -247,10 +251,17 @@ export class InterpreterRequestStatus {
     if (!info) return;
     this.calling.hidden = asking;
     this.unanswered.hidden = !asking;
-    this.callingTitle.textContent = this.t(info.state === 'unanswered' ? 'interp.still_calling' : 'interp.calling');
+    this.root.dataset.state = info.state;
     const need = this._need(info);
-    this.callingNeed.textContent = need;
     this.unansweredNeed.textContent = need;
+    if (info.state === 'unavailable') {
+      // Nobody can be rung for this need: say so, and that the expert will find a way.
+      this.callingTitle.textContent = this.t('interp.unavailable_title');
+      this.callingNeed.textContent = `${need}. ${this.t('interp.unavailable_text')}`;
+      return;
+    }
+    this.callingTitle.textContent = this.t(info.state === 'unanswered' ? 'interp.still_calling' : 'interp.calling');
+    this.callingNeed.textContent = need;
   }
 
   /** "Try again": the same need asked for again; the server starts the request over. */

@@ -14,6 +14,8 @@ import { messageSessionId } from './signaling.js';
 
 const MESH_KINDS = new Set(['booth', 'expert', 'interpreter', 'guest', 'doccam']);
 const QUALITY_INTERVAL_MS = 2000;
+// How often the call's running quality summary goes to the server for the statistics.
+const QUALITY_REPORT_MS = 10000;
 const DISCONNECTED_GRACE_MS = 2000;
 // The side whose offer would lose a glare waits this long before it repairs by itself.
 const POLITE_REPAIR_DELAY_MS = 1000;
@@ -118,6 +120,8 @@ export class Call extends EventTarget {
     signaling.addEventListener('message', this._onMessage);
     signaling.addEventListener('welcome', this._onWelcome);
     this._quality = setInterval(() => this._sampleQuality(), QUALITY_INTERVAL_MS);
+    this._summary = new QualitySummary();
+    this._qualityReport = setInterval(() => this._reportQuality(), QUALITY_REPORT_MS);
     // A Call made for a session that our latest welcome already listed is a rejoin
     // (a reloaded page): the other side may hold a dead peer connection to us, so we
     // offer to everyone instead of waiting for the smaller ids.
@@ -166,6 +170,8 @@ export class Call extends EventTarget {
     if (this._closed) return;
     this._closed = true;
     clearInterval(this._quality);
+    clearInterval(this._qualityReport);
+    this._reportQuality();
     this.signaling.removeEventListener('message', this._onMessage);
     this.signaling.removeEventListener('welcome', this._onWelcome);
     this.signaling.releaseSession?.(this.sessionId);
@@ -710,8 +716,45 @@ export class Call extends EventTarget {
         kbps: seconds > 0 ? Math.round(((sample.bytes - previous.bytes) * 8) / seconds / 1000) : null,
       };
       detail.level = qualityLevel(detail);
+      this._summary.add(detail);
       dispatch(this, 'quality', detail);
     }
+  }
+
+  /** Send the call's quality so far (means of every sample) for the statistics. */
+  _reportQuality() {
+    const quality = this._summary.figures();
+    if (!quality) return;
+    this.signaling.send({ type: 'quality_report', session_id: this.sessionId, quality });
+  }
+}
+
+/** Running means of a call's quality samples: round trip, loss and frame rate. */
+export class QualitySummary {
+  constructor() {
+    this._sums = { rtt_ms: [0, 0], loss_pct: [0, 0], fps: [0, 0] };
+    this._samples = 0;
+  }
+
+  /** Take one sample ({rttMs, lossPct, fps}; null fields were not measured). */
+  add({ rttMs, lossPct, fps }) {
+    this._samples += 1;
+    for (const [name, value] of [['rtt_ms', rttMs], ['loss_pct', lossPct], ['fps', fps]]) {
+      if (typeof value !== 'number' || !Number.isFinite(value)) continue;
+      this._sums[name][0] += value;
+      this._sums[name][1] += 1;
+    }
+  }
+
+  /** The means so far, in the protocol's QualityFigures shape (null: no samples yet). */
+  figures() {
+    if (this._samples === 0) return null;
+    const limits = { rtt_ms: 60000, loss_pct: 100, fps: 240 };
+    const figures = { samples: Math.min(this._samples, 1000000) };
+    for (const [name, [sum, count]] of Object.entries(this._sums)) {
+      if (count > 0) figures[name] = Math.min(limits[name], Math.max(0, Math.round((sum / count) * 100) / 100));
+    }
+    return figures;
   }
 }
 

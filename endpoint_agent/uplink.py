@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 
 from signaling.client import SignalingClient, SignalingError
-from signaling.protocol import BoothHealth
+from signaling.protocol import BoothHealth, DeviceTest
 from signaling.tasks import cancel_and_wait
 
 from .config import BoothConfig
@@ -118,6 +118,7 @@ class Uplink:
             failures += 1
 
     async def _report_until_lost(self, client: SignalingClient) -> None:
+        test_id: str | None = None
         while not client.disconnected.is_set():
             rtt: float | None = None
             started = time.perf_counter()
@@ -129,8 +130,19 @@ class Uplink:
             self._record_ping(rtt)
             # Reading /sys and /proc is quick, but it is file I/O: keep it off the loop.
             report = await asyncio.to_thread(self._report)
+            if test_id is not None:
+                report = report.model_copy(update={"test_id": test_id})
             message = report.model_dump(mode="json", exclude_none=True)
             await client.request({**message, "id": "health"}, timeout=PING_TIMEOUT_S * 2)
             self.last_report = report
-            await asyncio.sleep(self._config.health_interval_s)
+            test_id = await self._until_next_report(client)
         raise ConnectionError("the server closed the health link")
+
+    async def _until_next_report(self, client: SignalingClient) -> str | None:
+        """Wait for the next report's time, or for a supervisor's device test (its id)."""
+        try:
+            test = await client.wait_for(DeviceTest, timeout=self._config.health_interval_s)
+        except TimeoutError:
+            return None
+        log.info("device test %s asked by a supervisor", test.test_id)
+        return test.test_id

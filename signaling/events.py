@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .protocol import InterpreterNeed, SessionState, SiteKind
+from .protocol import InterpreterNeed, QualityFigures, SessionState, SiteKind
 from .records import SessionRecord
 
 EventKind = Literal[
@@ -67,6 +67,8 @@ class Event(BaseModel):
     # (joined) seconds from the request to the join.
     interpreting: InterpreterNeed | None = None
     interpreter_wait_s: float | None = None
+    # session_ended: the media quality the participants measured, over the whole call.
+    quality: QualityFigures | None = None
 
 
 def session_event(
@@ -79,6 +81,7 @@ def session_event(
     reason: str | None = None,
     interpreting: InterpreterNeed | None = None,
     interpreter_wait_s: float | None = None,
+    quality: QualityFigures | None = None,
 ) -> Event:
     """Build the event for a session change (subjects and names are left out on purpose)."""
     return Event(
@@ -106,4 +109,5 @@ def session_event(
         feedback=session.feedback,
         interpreting=interpreting,
         interpreter_wait_s=interpreter_wait_s,
+        quality=quality,
     )

@@ -61,6 +61,7 @@ from .protocol import (
     Ping,
     Pong,
     ProtocolError,
+    QualityReport,
     Request,
     SessionEnd,
     SessionLeave,
@@ -77,9 +78,11 @@ from .protocol import (
     parse_client_message,
     parse_ice_signal,
 )
+from .quality import record_quality
 from .records import Member, SessionRecord, queue_key
 from .routing import Router, RoutingError
 from .store import Store
+from .supervision import WALLBOARD_INTERVAL_S, build_wallboard, narrowed, supervised_agencies
 from .tasks import cancel_and_wait, cancel_requested
 
 log = logging.getLogger(__name__)
@@ -148,6 +151,7 @@ class Node:
         # what each was sent last (counts, monotonic time).
         self._overview_due: set[str] = set()
         self._overview_sent: dict[str, tuple[object, float]] = {}
+        self._wake_wallboard = asyncio.Event()
         self._wake_overview = asyncio.Event()
         # Every booth asks for the catalog; one computation serves them all for a while.
         self._catalog: tuple[float, list[CatalogAgency]] | None = None
@@ -166,6 +170,7 @@ class Node:
             "offer_accept": self._on_offer_accept,
             "offer_decline": self._on_offer_decline,
             "signal": self._on_signal,
+            "quality_report": self._on_quality_report,
             "chat": self._on_chat,
             "session_end": self._on_session_end,
             "session_leave": self._on_session_leave,
@@ -189,6 +194,7 @@ class Node:
         self._spawn(self._status_loop(), "queue-status")
         self._spawn(self._overview_loop(), "queue-overview")
         self._spawn(self.router.outbox.run(), "event-outbox")
+        self._spawn(self._wallboard_loop(), "wallboard")
 
     def _spawn(self, coro: Awaitable[None], name: str) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
@@ -463,6 +469,8 @@ class Node:
             self._wake_overview.set()
         elif principal.has_role("interpreter"):
             conn.send(await self.bridge.availability(principal.subject))
+        if principal.has_role("supervisor") or principal.has_role("admin"):
+            self._wake_wallboard.set()  # the picture now, not at the next beat
         await self._resend_offer(principal)
         if principal.has_role("interpreter"):
             await self.bridge.resend_rings(principal.subject)
@@ -634,6 +642,17 @@ class Node:
             lambda sender: encode_signal_relay(message.session_id, sender, payload),
             answer,
         )
+
+    async def _on_quality_report(self, conn: Connection, message: QualityReport) -> None:
+        # Only members report; a report that comes after the end is too late to count.
+        assert conn.principal is not None
+        record = await self.store.peek_session(message.session_id)
+        self.router.member_of(record, conn.principal)
+        assert record is not None
+        if not record.finished:
+            await record_quality(
+                self.store, message.session_id, conn.principal.subject, message.quality
+            )
 
     async def _on_chat(self, conn: Connection, message: ChatSend) -> None:
         # Relayed to the other members as it is and kept nowhere: no log, no event.
@@ -868,6 +887,38 @@ class Node:
                     raise  # a library turned our cancel into its own error
                 log.exception("queue overview push failed")
             await asyncio.sleep(OVERVIEW_MIN_GAP_S)
+
+    async def _wallboard_loop(self) -> None:
+        """Push the local supervisors the wallboard, steadily and when one connects."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(WALLBOARD_INTERVAL_S):
+                    await self._wake_wallboard.wait()
+            self._wake_wallboard.clear()
+            try:
+                await self._push_wallboards()
+            except Exception:
+                if cancel_requested():
+                    raise
+                log.exception("wallboard push failed")
+
+    async def _push_wallboards(self) -> None:
+        """Build the wallboard once and send each supervisor the part they may see."""
+        watchers = [
+            (conn, scope)
+            for conn in self.connections.values()
+            if conn.principal is not None
+            and (scope := supervised_agencies(self.directory, conn.principal)) != []
+        ]
+        if not watchers:
+            return
+
+        async def interpreter_state(subject: str) -> str:
+            return (await self.bridge.availability(subject)).status
+
+        board = await build_wallboard(self.store, self.directory, self.clock(), interpreter_state)
+        for conn, scope in watchers:
+            conn.send(narrowed(board, scope))
 
     async def _push_overviews(self) -> None:
         """Send every local expert whose overview changed (or is due) a fresh one."""

@@ -126,6 +126,8 @@ class BoothHealth(Request):
     disk_free_pct: float = Field(ge=0, le=100)
     kiosk: Literal["running", "starting", "restarting", "down"]
     software_version: str = Field(min_length=1, max_length=40)
+    # Set when the report answers a supervisor's device_test.
+    test_id: str | None = Field(default=None, pattern=r"^dt-[0-9a-f]{16}$")
 
 
 class CallRequest(Request):
@@ -233,6 +235,23 @@ class Signal(Message):
     session_id: SessionId
     to: ParticipantId
     payload: SignalPayload
+
+
+class QualityFigures(Message):
+    """Media quality a participant measured in a call (its getStats means so far)."""
+
+    rtt_ms: float | None = Field(default=None, ge=0, le=60_000)
+    loss_pct: float | None = Field(default=None, ge=0, le=100)
+    fps: float | None = Field(default=None, ge=0, le=240)
+    samples: int = Field(ge=1, le=1_000_000)
+
+
+class QualityReport(Message):
+    """A participant's running quality summary of a call, sent now and then (no reply)."""
+
+    type: Literal["quality_report"]
+    session_id: SessionId
+    quality: QualityFigures
 
 
 class ChatSend(Request):
@@ -345,6 +364,7 @@ ClientMessage = Annotated[
     | OfferAccept
     | OfferDecline
     | Signal
+    | QualityReport
     | ChatSend
     | SessionEnd
     | SessionLeave
@@ -594,6 +614,42 @@ class QueueOverview(Message):
     colleagues: list[OverviewColleagues]
 
 
+class DeviceTest(Message):
+    """To a booth's agent: check the devices now and report (a supervisor asked)."""
+
+    type: Literal["device_test"] = "device_test"
+    test_id: str
+
+
+class AgencyCounts(Message):
+    """One agency on the wallboard: its calls in progress and its experts by state."""
+
+    agency: str
+    active_calls: int
+    experts: dict[str, int]  # available, wrap_up, offered, busy, paused, offline
+
+
+class BoothCounts(Message):
+    """The booths by state: online, in_call, device_problem, offline, never_seen."""
+
+    online: int = 0
+    in_call: int = 0
+    device_problem: int = 0
+    offline: int = 0
+    never_seen: int = 0
+
+
+class Wallboard(Message):
+    """The live picture a supervisor watches: queues, calls, staff and booths (counts)."""
+
+    type: Literal["wallboard"] = "wallboard"
+    at: float
+    queues: list[OverviewQueue]
+    agencies: list[AgencyCounts]
+    interpreters: dict[str, int]  # available, busy, paused, offline
+    booths: BoothCounts
+
+
 class SessionUpdate(Message):
     """The session's state or membership changed."""
 
@@ -722,6 +778,8 @@ ServerMessage = Annotated[
     | OfferWithdrawn
     | Availability
     | QueueOverview
+    | Wallboard
+    | DeviceTest
     | SessionUpdate
     | ParticipantEvent
     | SignalRelay

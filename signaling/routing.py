@@ -31,6 +31,7 @@ from .protocol import (
     OfferSite,
     OfferWithdrawn,
     ParticipantEvent,
+    QualityFigures,
     QueueStatus,
     SessionEnded,
     SessionState,
@@ -39,6 +40,7 @@ from .protocol import (
     Skills,
     Transfer,
 )
+from .quality import call_quality
 from .records import ExpertRecord, Member, SessionRecord, queue_key
 from .sessions import check_transition
 from .store import Store
@@ -177,6 +179,7 @@ class Router:
         reason: str | None = None,
         interpreting: InterpreterNeed | None = None,
         interpreter_wait_s: float | None = None,
+        quality: QualityFigures | None = None,
     ) -> None:
         """Append a session event to the durable log."""
         event = session_event(
@@ -188,6 +191,7 @@ class Router:
             reason=reason,
             interpreting=interpreting,
             interpreter_wait_s=interpreter_wait_s,
+            quality=quality,
         )
         await self.outbox.append(event.model_dump(mode="json"))
 
@@ -1175,7 +1179,8 @@ class Router:
         """Clean indexes, log the end and tell every member."""
         await self.store.dequeue(record.queue, record.session_id)
         await self.store.clear_offer_deadline(record.session_id)
-        await self.emit("session_ended", record)
+        quality = await call_quality(self.store, record.session_id)
+        await self.emit("session_ended", record, quality=quality)
         ended = SessionEnded(
             session_id=record.session_id,
             state=record.state,  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from interpreter_bridge.web import add_appointments, add_guest_page
 
 from .connection import Connection
 from .directory import Directory
+from .fleet_web import add_fleet
 from .http import NODE, json_error, read_fields
 from .identity import DEVICE_ROLES
 from .metrics import Metrics
@@ -147,6 +148,7 @@ def create_app(
     app.router.add_post("/auth/device", device_token)
     app.router.add_post("/auth/login", staff_token)
     add_appointments(app)  # before the console's static files, which take /console/
+    add_fleet(app)
     for extend in extensions:
         extend(app)
     add_console(app, console_dir, client_dir)

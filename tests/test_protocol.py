@@ -79,6 +79,11 @@ VALID: dict[str, dict[str, Any]] = {
         "to": "p-0123456789ab",
         "payload": {"kind": "sdp", "sdp_type": "offer", "sdp": "v=0\r\n"},
     },
+    "quality_report": {
+        "type": "quality_report",
+        "session_id": SESSION,
+        "quality": {"rtt_ms": 48.5, "loss_pct": 0.4, "fps": 24.0, "samples": 30},
+    },
     "session_end": {
         "type": "session_end",
         "id": "r9",
@@ -530,6 +535,8 @@ SERVER_TYPES = {
     "interpreter_offer_withdrawn",
     "caption",
     "doccam_share_requested",
+    "wallboard",
+    "device_test",
     "going_away",
     "error",
 }

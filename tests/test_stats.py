@@ -235,3 +235,19 @@ def test_percentiles_interpolate_within_the_bucket() -> None:
     assert percentile(WAIT_EDGES, counts, 1.0) == 10.0
     counts[-1] = 100  # the open last bucket: "an hour or more"
     assert percentile(WAIT_EDGES, counts, 0.9) == 3600.0
+
+
+async def test_quality_and_technical_failures(stats_db: Database) -> None:
+    # Five calls: two over the loss limit (5 %), one lost booth, two fine.
+    figures = [(80.0, 1.0, 25.0), (120.0, 8.0, 20.0), (200.0, 12.0, 9.0), (60.0, 0.5, 30.0)]
+    calls = [
+        kela(n, "2026-03-02", quality={"rtt_ms": r, "loss_pct": loss, "fps": fps})
+        for n, (r, loss, fps) in enumerate(figures)
+    ]
+    calls.append(kela(9, "2026-03-02", end_reason="booth_lost"))
+    await load(stats_db, calls)
+    (row,) = await report(stats_db, ReportQuery(MARCH.start, MARCH.end, suppress_below=1))
+    assert row["sessions"] == 5 and row["technical_failures"] == 3
+    assert row["technical_failure_rate"] == 0.6
+    assert row["rtt_ms_mean"] == 115.0  # (80 + 120 + 200 + 60) / 4 reported calls
+    assert row["loss_pct_mean"] == 5.38 and row["fps_mean"] == 21.0

@@ -8,6 +8,9 @@ import contextlib
 import json
 import logging
 import sys
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Any
 
 from signaling.store import open_store
@@ -17,12 +20,13 @@ from .db import open_database
 from .output import as_csv, as_json, as_table, parse_day
 from .report import DEFAULT_SUPPRESS_BELOW, PERIODS, ReportError, ReportQuery, report
 from .schema import migrate
+from .synth import Event, history, ingest
 
 DEFAULT_DB = "sqlite:///etapiste-stats.db"
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``etapiste stats report|consume|migrate``."""
+    """Add ``etapiste stats report|consume|migrate|seed``."""
     stats = commands.add_parser("stats", help="statistics: reports, the event consumer")
     sub = stats.add_subparsers(dest="stats_command", required=True)
 
@@ -52,6 +56,17 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     mig = sub.add_parser("migrate", help="create or update the database's tables")
     mig.add_argument("--db", default=DEFAULT_DB)
     mig.set_defaults(func=_migrate)
+
+    seed = sub.add_parser("seed", help="write a made-up history (demo, benchmark); idempotent")
+    seed.add_argument("--db", default=DEFAULT_DB)
+    seed.add_argument("--sessions", type=int, default=30_000)
+    seed.add_argument("--days", type=int, default=365, help="the history's length, to --until")
+    seed.add_argument("--seed", type=int, default=1, help="the same seed gives the same calls")
+    seed.add_argument("--until", default=None, help="last day, YYYY-MM-DD (default: yesterday)")
+    seed.add_argument(
+        "--if-empty", action="store_true", help="do nothing when the database has sessions"
+    )
+    seed.set_defaults(func=_seed)
 
 
 def query_from(args: argparse.Namespace) -> ReportQuery:
@@ -136,4 +151,44 @@ def _migrate(args: argparse.Namespace) -> int:
             await database.close()
 
     print(f"schema version {asyncio.run(run())}")
+    return 0
+
+
+def _seed(args: argparse.Namespace) -> int:
+    try:
+        until = parse_day(args.until, "until") if args.until else date.today() - timedelta(1)
+    except ValueError as exc:
+        print(f"etapiste stats seed: invalid_field (until): {exc}", file=sys.stderr)
+        return 2
+    if args.sessions < 0 or args.days < 1:
+        print("etapiste stats seed: invalid_field: --sessions >= 0, --days >= 1", file=sys.stderr)
+        return 2
+    start = until - timedelta(args.days - 1)
+
+    async def run() -> tuple[int, int]:
+        database = await open_database(args.db)
+        try:
+            await migrate(database)
+            if args.if_empty and (await database.fetch("SELECT COUNT(*) FROM sessions"))[0][0]:
+                return 0, 0
+            events = history(args.sessions, args.seed, start, args.days)
+            count = 0
+
+            def counted() -> Iterator[Event]:
+                nonlocal count
+                for event in events:
+                    count += 1
+                    yield event
+
+            applied = await ingest(database, counted())
+            return count, applied
+        finally:
+            await database.close()
+
+    began = time.monotonic()
+    read, applied = asyncio.run(run())
+    print(
+        f"seeded {start}..{until}: {applied} new events of {read} "
+        f"({args.sessions} sessions, seed {args.seed}) in {time.monotonic() - began:.1f} s"
+    )
     return 0

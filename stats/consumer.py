@@ -29,6 +29,9 @@ RETRY_MAX_S = 10.0
 CHUNK = 500  # ids per IN (...) list: under SQLite's variable limit, quick on PostgreSQL
 CHECKPOINT_KEY = "checkpoint:events"
 
+# One encoder for every event body (json.dumps with separators builds one per call).
+_JSON = json.JSONEncoder(separators=(",", ":"))
+
 Delta = dict[tuple[str, str, tuple[str, ...]], list[int | float]]
 
 
@@ -106,7 +109,7 @@ class Consumer:
                     e["agency"],
                     e["service"],
                     e["language"],
-                    json.dumps(e, separators=(",", ":")),
+                    _JSON.encode(e),
                 )
                 for stream_id, e in fresh
             ),
@@ -200,8 +203,13 @@ class Consumer:
 def _add(delta: Delta, row: Session, sign: int) -> None:
     """Add (sign +1) or take out (-1) a finished session's part of its rollup rows."""
     values = contribution(row)
+    if sign != 1:
+        values = [sign * value for value in values]
     dims = rollup_key(row)
     for table, period in (("daily", row["day"]), ("monthly", row["month"])):
-        current = delta.setdefault((table, period, dims), [0] * len(values))
-        for i, value in enumerate(values):
-            current[i] += sign * value
+        key = (table, period, dims)
+        current = delta.get(key)
+        # Whole lists at a time: this runs for every finished session (the hot path).
+        delta[key] = (
+            values if current is None else [a + b for a, b in zip(current, values, strict=True)]
+        )

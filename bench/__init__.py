@@ -23,4 +23,8 @@ def run_bench(name: str, argv: Sequence[str]) -> int:
         from .interpreting import main as interpreting_main
 
         return interpreting_main(argv)
+    if name == "stats":
+        from .stats import main as stats_main
+
+        return stats_main(argv)
     raise ValueError(f"unknown benchmark {name!r}")

@@ -189,7 +189,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     answer.set_defaults(func=_answer)
 
     bench = commands.add_parser("bench", help="run a benchmark (prints one JSON object)")
-    bench.add_argument("name", choices=["signaling", "doccam", "doccam-still", "interpreting"])
+    bench.add_argument(
+        "name", choices=["signaling", "doccam", "doccam-still", "interpreting", "stats"]
+    )
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=_bench)
 

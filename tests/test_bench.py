@@ -154,3 +154,32 @@ def test_quick_interpreting_bench_prints_one_json_object() -> None:
         every["p50"] / baseline["signaling_round_trip_ms"]["p50"], 3
     )
     assert set(report["aims"]) == {"ring_p50_under_100_ms", "media_within_2_s_of_accept"}
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(240)
+def test_quick_stats_bench_prints_one_json_object() -> None:
+    report = quick_bench("stats", timeout=200)
+    assert {"bench", "results", "baseline", "ratios", "aims", "machine", "params"} <= report.keys()
+    assert report["bench"] == "stats" and report["errors"] == []
+    assert report["params"]["quick"] is True and report["params"]["sessions"] == 20_000
+    assert set(report["results"]) == set(report["baseline"]) == {"sqlite", "postgres"}
+    for engine, result in report["results"].items():
+        ingest = result["ingest"]
+        # Every generated event was new, and the report counts what the raw events count.
+        assert ingest["events"] == ingest["read"] == result["rows"]["events"] > 0
+        assert result["rows"]["sessions"] == 20_000
+        assert positive(ingest["events_per_s"]) and positive(result["bytes"])
+        assert result["baseline_agrees"] is True
+        assert set(result["reports"]) >= {"by_agency", "agency_by_month", "kela_by_day"}
+        for name, timing in result["reports"].items():
+            assert positive(timing["p50_ms"]) and timing["rows"] > 0, (engine, name)
+            assert timing["min_ms"] <= timing["p50_ms"] <= timing["max_ms"]
+        assert positive(report["baseline"][engine]["p50_ms"])
+        ratios = report["ratios"][engine]
+        for key in ("baseline_over_by_agency", "baseline_over_slowest_report", "ingest_over_aim"):
+            assert positive(ratios[key]), (engine, key)
+        assert set(report["aims"][engine]) == {
+            "ingest_at_least_20000_events_per_s",
+            "every_report_under_1_s",
+        }

@@ -36,6 +36,11 @@ class Metrics:
             "etapiste_queue_length", "Calls waiting, by queue", ["queue"], registry=r
         )
         self.sessions = Gauge("etapiste_sessions", "Sessions, by state", ["state"], registry=r)
+        self.events_waiting = Gauge(
+            "etapiste_events_waiting",
+            "Events the store refused, kept in the node's outbox until it takes them",
+            registry=r,
+        )
         self.routing_latency = Histogram(
             "etapiste_routing_latency_seconds",
             "Time from a routing trigger (call request, expert available) to the offer sent",
@@ -59,9 +64,10 @@ class Metrics:
             child = self._out[kind] = self.messages_out.labels(kind)
         child.inc()
 
-    async def refresh(self, store: Store, send_queue: int) -> None:
+    async def refresh(self, store: Store, send_queue: int, events_waiting: int = 0) -> None:
         """Read the gauges that live in the store (called on scrape)."""
         self.send_queue.set(send_queue)
+        self.events_waiting.set(events_waiting)
         self.queue_length.clear()
         for queue, length in (await store.queue_lengths()).items():
             self.queue_length.labels(queue).set(length)

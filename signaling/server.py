@@ -65,7 +65,7 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     """Export Prometheus metrics."""
     node = request.app[NODE]
-    await node.metrics.refresh(node.store, node.pending_messages())
+    await node.metrics.refresh(node.store, node.pending_messages(), node.router.outbox.pending)
     return web.Response(body=node.metrics.render(), content_type="text/plain", charset="utf-8")
 
 

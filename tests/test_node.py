@@ -244,6 +244,7 @@ async def test_healthz_and_metrics() -> None:
             'etapiste_sessions{state="queued"} 1.0',
             "etapiste_routing_latency_seconds_bucket",
             "etapiste_send_queue_messages",
+            "etapiste_events_waiting 0.0",
         ):
             assert line in metrics, line
         await booth.close()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from .protocol import CLIENT_TYPES
 from .store import Store
+
+log = logging.getLogger(__name__)
 
 
 class Metrics:
@@ -68,11 +71,17 @@ class Metrics:
         """Read the gauges that live in the store (called on scrape)."""
         self.send_queue.set(send_queue)
         self.events_waiting.set(events_waiting)
+        try:
+            lengths = await store.queue_lengths()
+            states = await store.count_sessions_by_state()
+        except Exception as exc:  # the store is away: the node's own gauges still show
+            log.warning("metrics without the store's gauges: %s", exc)
+            return
         self.queue_length.clear()
-        for queue, length in (await store.queue_lengths()).items():
+        for queue, length in lengths.items():
             self.queue_length.labels(queue).set(length)
         self.sessions.clear()
-        for state, count in (await store.count_sessions_by_state()).items():
+        for state, count in states.items():
             self.sessions.labels(state).set(count)
 
     def render(self) -> bytes:

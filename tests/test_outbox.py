@@ -5,9 +5,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
+import pytest
+
 from signaling.events import Event
 from signaling.outbox import EventOutbox
-from signaling.store import MemoryStore
+from signaling.store import MemoryStore, open_store
+
+from .redis_server import RedisServer
+from .support import running_node
 
 
 class FlakyStore(MemoryStore):
@@ -73,3 +79,20 @@ def test_every_event_has_an_id_of_its_own() -> None:
     first, second = Event(**fields), Event(**fields)
     assert len(first.event_id) == 32 and first.event_id != second.event_id
     assert Event.model_validate(first.model_dump(mode="json")) == first
+
+
+@pytest.mark.redis
+async def test_metrics_answer_while_redis_is_down(
+    redis_server: RedisServer, redis_url: str
+) -> None:
+    async with running_node(open_store(redis_url)) as node:
+        redis_server.kill()
+        try:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(node.base_url + "/metrics") as resp,
+            ):
+                assert resp.status == 200
+                assert "etapiste_events_waiting 0.0" in await resp.text()
+        finally:
+            redis_server.restart()

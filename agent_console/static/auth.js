@@ -210,7 +210,9 @@ async function submitRelogin(event) {
 /** Pause, end the login and start over at the sign-in screen. */
 async function logout() {
   // Off the routing first: a closed console must not be rung during its grace period.
-  if (connection()?.state === 'open') {
+  // (A supervisor or an admin is never rung: nothing to pause.)
+  const rung = (user?.roles ?? []).some((role) => role === 'expert' || role === 'interpreter');
+  if (rung && connection()?.state === 'open') {
     try {
       await request({ type: 'set_availability', status: 'paused', reason: 'signed_out' });
     } catch (error) {

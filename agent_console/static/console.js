@@ -1,5 +1,6 @@
 // The expert console: log in, say when you are available, answer calls, serve the citizen.
-// An interpreter's account gets the interpreter desk on the same page (interpreter-desk.js).
+// An interpreter's account gets the interpreter desk on the same page (interpreter-desk.js),
+// a supervisor's or an admin's the wallboard, history and fleet (supervisor.js).
 //
 // This module wires the others together: the page's controls, the language switch, the
 // clock that ticks every second, the start, and the diagnostics. The login is an HttpOnly
@@ -32,6 +33,9 @@ import { ringingRequests, tickRequests } from './requests.js';
 import { currentScreen } from './screens.js';
 import { renderShortcuts, wireShortcuts } from './shortcuts.js';
 import { renderSkills } from './skills.js';
+import {
+  isSupervisorAccount, renderSupervisor, startSupervisorDesk, supervisorView, tickSupervisor,
+} from './supervisor.js';
 import { renderTransfer, wireTransfer } from './transfer.js';
 
 const TICK_MS = 1000;
@@ -59,6 +63,7 @@ function applyLanguage(lang, remember) {
   renderInterpreterCall();
   renderBookings();
   renderInterpreterBookings();
+  renderSupervisor();
 }
 
 /** Return the desk of the signed-in account: an interpreter's, unless it is an expert's too. */
@@ -67,9 +72,17 @@ function isInterpreterDesk() {
   return roles.includes('interpreter') && !roles.includes('expert');
 }
 
+/** Name the desk of the signed-in account (null before sign-in). */
+function deskName() {
+  if (!currentUser()) return null;
+  if (isSupervisorAccount(currentUser())) return 'supervisor';
+  return isInterpreterDesk() ? 'interpreter' : 'expert';
+}
+
 /** Start the desk the signed-in account has. */
 async function start() {
-  if (isInterpreterDesk()) await startInterpreterDesk();
+  if (isSupervisorAccount(currentUser())) await startSupervisorDesk();
+  else if (isInterpreterDesk()) await startInterpreterDesk();
   else await startDesk(); // it refuses an account that is neither
 }
 
@@ -81,6 +94,7 @@ function tick() {
   tickInterpreter();
   tickRequests();
   tickInterpreterCall();
+  tickSupervisor();
   if (tickWrapUp()) renderSkills();
 }
 
@@ -128,7 +142,8 @@ async function boot() {
 window.consoleDiagnostics = () => {
   const active = currentCall() ?? interpreterCall();
   return {
-    desk: currentUser() ? (isInterpreterDesk() ? 'interpreter' : 'expert') : null,
+    desk: deskName(),
+    view: supervisorView(),
     screen: currentScreen(),
     signaling: connection()?.state ?? null,
     availability: currentAvailability().status,

@@ -1,6 +1,7 @@
 // One screen at a time (<section data-screen>): loading, login, home (the desk between
 // calls), offer (a call rings) and call; for an interpreter, interp-home (the desk and its
-// ringing requests) and interp-call. The top bar's controls show once signed in.
+// ringing requests) and interp-call; for a supervisor or an admin, supervisor. The top
+// bar's controls show once signed in (a supervisor has no availability and no bell).
 
 import { $ } from './dom.js';
 
@@ -24,8 +25,9 @@ export function show(name) {
   screen = name;
   document.body.dataset.screen = name;
   const loggedIn = name !== 'login' && name !== 'loading';
-  $('availability-bar').hidden = !loggedIn;
-  $('ring-mute').hidden = !loggedIn;
+  const staffDesk = loggedIn && name !== 'supervisor'; // a supervisor takes no calls
+  $('availability-bar').hidden = !staffDesk;
+  $('ring-mute').hidden = !staffDesk;
   $('who').hidden = !loggedIn;
   $('logout').hidden = !loggedIn || name === 'call' || name === 'interp-call';
   if (!document.querySelector('dialog[open]')) focusHeading();

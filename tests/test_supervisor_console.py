@@ -191,6 +191,10 @@ async def test_the_wallboard_is_scoped_and_live(browser: Browser, node: ServePro
             assert await page.get_by_test_id("wb-status").get_attribute("data-stale") == "false"
         finally:
             await booth.close()
+        # Signing out goes back to the sign-in screen.
+        await page.get_by_test_id("logout").click()
+        await on_screen(page, "login")
+        assert script_errors(tab.console.errors) == [], tab.console.dump()
 
     async with console_tab(browser, node, lang="en") as tab:
         await sign_in(tab.page, "admin")

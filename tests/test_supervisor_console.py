@@ -207,6 +207,12 @@ async def test_the_wallboard_is_scoped_and_live(browser: Browser, node: ServePro
             "document.querySelector('[data-testid=wb-status]').dataset.stale === 'true'",
             timeout=15_000,
         )
+        # Said once to a screen reader too.
+        await until(
+            tab.page,
+            "document.querySelector('[data-testid=announcer]').textContent"
+            ".startsWith('No update for')",
+        )
 
 
 @pytest.mark.timeout(120)

@@ -3,7 +3,7 @@
 // by state per agency, interpreters and booths by state. Counts only: no names. The oldest
 // waits tick on between pushes; no push for more than 10 s says the figures are stale.
 
-import { $, element } from './dom.js';
+import { $, announce, element } from './dom.js';
 import { agencyName, serviceName } from './directory.js';
 import { clock } from './format.js';
 import { language, languageName, t } from './i18n.js';
@@ -177,6 +177,8 @@ export function tickWallboard() {
   setText($('wb-total-longest'), clock(longest));
   const stale = performance.now() - receivedAt > STALE_AFTER_MS;
   const status = $('wb-status');
+  // Said once when the figures go stale (the line itself is not a live region: it ticks).
+  if (stale && status.dataset.stale !== 'true') announce(t('wb.stale', { s: Math.floor(elapsed) }));
   status.dataset.stale = String(stale);
   status.classList.toggle('warn', stale);
   const at = new Date((board.at ?? Date.now() / 1000) * 1000);

@@ -170,7 +170,7 @@ def _seed(args: argparse.Namespace) -> int:
         try:
             await migrate(database)
             if args.if_empty and (await database.fetch("SELECT COUNT(*) FROM sessions"))[0][0]:
-                return 0, 0
+                return -1, 0
             events = history(args.sessions, args.seed, start, args.days)
             count = 0
 
@@ -187,6 +187,9 @@ def _seed(args: argparse.Namespace) -> int:
 
     began = time.monotonic()
     read, applied = asyncio.run(run())
+    if read < 0:
+        print(f"not seeded: {args.db} has sessions already (--if-empty)")
+        return 0
     print(
         f"seeded {start}..{until}: {applied} new events of {read} "
         f"({args.sessions} sessions, seed {args.seed}) in {time.monotonic() - began:.1f} s"

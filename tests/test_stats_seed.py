@@ -76,3 +76,8 @@ def test_the_seed_command_is_idempotent(tmp_path: Path) -> None:
     again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stderr
     assert ": 0 new events of" in again.stdout
+    # The demo seeds only an empty database.
+    skipped = subprocess.run(
+        [*command, "--if-empty"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert skipped.returncode == 0 and "not seeded" in skipped.stdout

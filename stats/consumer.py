@@ -53,11 +53,15 @@ class Consumer:
         self.applied = 0  # events applied by this consumer (new ones only)
 
     async def checkpoint(self) -> str:
-        """The id of the last event the database has taken ("0": none)."""
+        """The id of the last event the database has taken from this life of the log
+        ("0": none). A checkpoint of an earlier life (a memory store since restarted, a
+        Redis that lost its data) means nothing here: read from the start, and let the
+        event ids skip what was counted (docs/adr/0008)."""
         rows = await self.database.fetch(
             "SELECT value FROM stats_meta WHERE key = ?", (CHECKPOINT_KEY,)
         )
-        return str(rows[0][0]) if rows else "0"
+        epoch, _, position = (str(rows[0][0]) if rows else "").partition(" ")
+        return position if position and epoch == await self.store.log_epoch() else "0"
 
     async def run(self) -> None:
         """Consume until cancelled; wait and retry while the store or the database is away."""
@@ -85,7 +89,7 @@ class Consumer:
             await conn.execute(
                 "INSERT INTO stats_meta (key, value) VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (CHECKPOINT_KEY, entries[-1][0]),
+                (CHECKPOINT_KEY, f"{await self.store.log_epoch()} {entries[-1][0]}"),
             )
         return len(entries)
 

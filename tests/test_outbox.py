@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import redis
 import pytest
 
 from signaling.events import Event
@@ -96,3 +97,17 @@ async def test_metrics_answer_while_redis_is_down(
                 assert "etapiste_events_waiting 0.0" in await resp.text()
         finally:
             redis_server.restart()
+
+
+@pytest.mark.redis
+async def test_a_redis_that_lost_its_data_starts_a_new_log_epoch(redis_url: str) -> None:
+    store = open_store(redis_url)
+    try:
+        before = await store.log_epoch()
+        assert await store.log_epoch() == before
+        flusher = redis.Redis.from_url(redis_url)
+        flusher.flushall()
+        flusher.close()
+        assert await store.log_epoch() != before
+    finally:
+        await store.close()

@@ -179,6 +179,16 @@ async def test_events_seen_again_count_once(stats_db: Database) -> None:
     assert count == [(len(MARCH_2),)]
 
 
+async def test_a_log_that_starts_over_is_read_from_its_start(stats_db: Database) -> None:
+    # The demo's shape: a memory store's log dies with its node, the database lives on.
+    await load(stats_db, MARCH_2[:4])
+    # The new log's ids start again at 1, but its events are new: all are counted.
+    restarted = await load(stats_db, MARCH_2[4:] + MARCH_3)
+    assert (await consume(restarted, stats_db)).applied == 0
+    count = await stats_db.fetch("SELECT COUNT(*) FROM sessions")
+    assert count == [(len(MARCH_2) + len(MARCH_3),)]
+
+
 async def test_events_out_of_order_and_late_feedback(stats_db: Database) -> None:
     calls = [kela(n, "2026-03-02", feedback=4) for n in range(5)]
     store = MemoryStore()

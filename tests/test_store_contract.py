@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from signaling.records import ExpertRecord, Member, SessionRecord
-from signaling.store import Store, open_store
+from signaling.store import MemoryStore, Store, open_store
 from signaling.store.redis import RedisStore
 
 from .redis_server import RedisServer
@@ -387,6 +387,13 @@ async def test_events_append_and_read_after(store: Store) -> None:
         zip(ids[1:4], events[1:4], strict=True)
     )
     assert await store.read_events(after=ids[-1]) == []
+
+
+async def test_a_log_keeps_its_epoch_for_its_life(store: Store) -> None:
+    epoch = await store.log_epoch()
+    await store.append_event({"kind": "session_requested"})
+    assert await store.log_epoch() == epoch and len(epoch) == 32
+    assert await MemoryStore().log_epoch() != epoch  # another store: another life
 
 
 async def test_the_audit_log_is_apart_from_the_statistics_events(store: Store) -> None:

@@ -203,6 +203,12 @@ class Store(abc.ABC):
         signed in and who joined which session) and return its id."""
 
     @abc.abstractmethod
+    async def log_epoch(self, log: EventLog = "events") -> str:
+        """Return the id of this life of a log: it changes when the log starts over (a new
+        memory store, a Redis that lost its data), so a reader's position in an earlier
+        life is known to mean nothing here."""
+
+    @abc.abstractmethod
     async def read_events(
         self, after: str = "0", count: int = 1000, log: EventLog = "events"
     ) -> list[tuple[str, dict[str, Any]]]:

@@ -6,6 +6,7 @@ import bisect
 import json
 import logging
 import time
+import uuid
 from collections import Counter, defaultdict, deque
 from typing import Any, TypeVar
 
@@ -62,6 +63,7 @@ class MemoryStore(Store):
     kind = "memory"
 
     def __init__(self) -> None:
+        self._epoch = uuid.uuid4().hex
         self._sessions: dict[str, str] = {}
         self._states: Counter[str] = Counter()
         self._finished: deque[tuple[float, str]] = deque()
@@ -267,6 +269,9 @@ class MemoryStore(Store):
         event_id = f"{len(entries) + 1}-0"
         entries.append((event_id, dict(event)))
         return event_id
+
+    async def log_epoch(self, log: EventLog = "events") -> str:
+        return self._epoch  # the logs live and die with this object
 
     async def read_events(
         self, after: str = "0", count: int = 1000, log: EventLog = "events"

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import secrets
+import uuid
 from typing import Any, TypeVar, cast
 
 import redis.asyncio as aioredis
@@ -272,6 +273,11 @@ class RedisStore(Store):
     async def append_event(self, event: dict[str, Any], log: EventLog = "events") -> str:
         event_id = await self._redis.xadd(_key(log), {"event": json.dumps(event)})
         return _text(event_id)
+
+    async def log_epoch(self, log: EventLog = "events") -> str:
+        key = _key(log, "epoch")  # beside the stream, in its hash slot; lost with it
+        await self._redis.set(key, uuid.uuid4().hex, nx=True)
+        return _text(await self._redis.get(key))
 
     async def read_events(
         self, after: str = "0", count: int = 1000, log: EventLog = "events"

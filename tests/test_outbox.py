@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 
 import aiohttp
-import redis
 import pytest
+import redis
 
 from signaling.events import Event
 from signaling.outbox import EventOutbox

@@ -14,8 +14,10 @@ import { messageSessionId } from './signaling.js';
 
 const MESH_KINDS = new Set(['booth', 'expert', 'interpreter', 'guest', 'doccam']);
 const QUALITY_INTERVAL_MS = 2000;
-// How often the call's running quality summary goes to the server for the statistics.
+// How often the call's running quality summary goes to the server for the statistics,
+// and the first one early, so that a short call is measured too.
 const QUALITY_REPORT_MS = 10000;
+const QUALITY_FIRST_REPORT_MS = 5000;
 const DISCONNECTED_GRACE_MS = 2000;
 // The side whose offer would lose a glare waits this long before it repairs by itself.
 const POLITE_REPAIR_DELAY_MS = 1000;
@@ -122,6 +124,7 @@ export class Call extends EventTarget {
     this._quality = setInterval(() => this._sampleQuality(), QUALITY_INTERVAL_MS);
     this._summary = new QualitySummary();
     this._qualityReport = setInterval(() => this._reportQuality(), QUALITY_REPORT_MS);
+    this._firstQualityReport = setTimeout(() => this._reportQuality(), QUALITY_FIRST_REPORT_MS);
     // A Call made for a session that our latest welcome already listed is a rejoin
     // (a reloaded page): the other side may hold a dead peer connection to us, so we
     // offer to everyone instead of waiting for the smaller ids.
@@ -171,6 +174,7 @@ export class Call extends EventTarget {
     this._closed = true;
     clearInterval(this._quality);
     clearInterval(this._qualityReport);
+    clearTimeout(this._firstQualityReport);
     this._reportQuality();
     this.signaling.removeEventListener('message', this._onMessage);
     this.signaling.removeEventListener('welcome', this._onWelcome);

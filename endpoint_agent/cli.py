@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 from pathlib import Path
 
 from aiohttp import web
+
+from signaling.logs import LOG_FORMATS, configure_logging
 
 from .agent import BoothAgent
 from .config import BoothConfig, BoothConfigError, load_config
@@ -61,6 +62,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=None,
         help="run the kiosk browser without a screen (tests)",
     )
+    booth.add_argument(
+        "--log-format", choices=LOG_FORMATS, default="text", help="json: one object a line"
+    )
     booth.set_defaults(func=_booth)
 
 
@@ -81,9 +85,7 @@ def _booth(args: argparse.Namespace) -> int:
     except BoothConfigError as exc:
         print(f"etapiste booth: configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.log_format)
     return asyncio.run(_run(config))
 
 

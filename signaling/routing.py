@@ -193,6 +193,19 @@ class Router:
             interpreter_wait_s=interpreter_wait_s,
             quality=quality,
         )
+        # The operator's trace of the session, as fields a log search can follow.
+        log.info(
+            "%s %s",
+            kind,
+            record.session_id,
+            extra={
+                "session_id": record.session_id,
+                "event": kind,
+                "site": record.site,
+                "state": record.state,
+                "reason": event.reason,
+            },
+        )
         await self.outbox.append(event.model_dump(mode="json"))
 
     async def audit_member(

@@ -6,13 +6,13 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import sys
 import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
+from signaling.logs import LOG_FORMATS, configure_logging
 from signaling.store import open_store
 
 from .consumer import Consumer
@@ -51,6 +51,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     consume.add_argument("--store", default="memory", help="redis:// URL of the nodes' store")
     consume.add_argument("--db", default=DEFAULT_DB)
     consume.add_argument("--once", action="store_true", help="stop when caught up")
+    consume.add_argument("--log-format", choices=LOG_FORMATS, default="text")
     consume.set_defaults(func=_consume)
 
     mig = sub.add_parser("migrate", help="create or update the database's tables")
@@ -117,9 +118,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _consume(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.log_format)
 
     async def run() -> None:
         store = open_store(args.store)

@@ -1,0 +1,80 @@
+"""Logs: one JSON object per line, following a session by its id, with nothing personal."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import pytest
+
+from signaling.logs import JsonFormatter, configure_logging
+from signaling.protocol import Ack, CallQueued, Offer
+from signaling.store import MemoryStore
+
+from .support import booth_client, running_node, staff_client
+
+KELA_CALL = {"type": "call_request", "agency": "kela", "service": "general", "language": "fi"}
+
+
+def test_a_record_becomes_one_line_of_json_with_its_fields() -> None:
+    formatter = JsonFormatter(node="node-a")
+    record = logging.LogRecord(
+        "etapiste", logging.WARNING, __file__, 1, "%s went %s", ("x", "y"), None
+    )
+    record.session_id = "s-1"
+    line = formatter.format(record)
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["message"] == "x went y" and entry["level"] == "warning"
+    assert (entry["node"], entry["session_id"], entry["logger"]) == ("node-a", "s-1", "etapiste")
+    assert entry["at"].endswith("+00:00")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        failed = logging.LogRecord(
+            "etapiste", logging.ERROR, __file__, 2, "failed", (), sys.exc_info()
+        )
+    assert "ValueError: boom" in json.loads(formatter.format(failed))["exception"]
+
+
+async def test_a_call_is_traced_by_session_id_without_names(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="signaling.routing")
+    async with running_node(MemoryStore()) as node:
+        booth = await booth_client(node.base_url)
+        expert = await staff_client(node.base_url, "kela.expert")
+        try:
+            await expert.request({"type": "set_availability", "status": "available"}, expect=Ack)
+            sid = (await booth.request(KELA_CALL, expect=CallQueued)).session.session_id
+            await expert.wait_for(Offer, lambda o: o.session_id == sid)
+            await expert.request({"type": "offer_accept", "session_id": sid}, expect=Ack)
+            await expert.request(
+                {"type": "session_end", "session_id": sid, "outcome": "resolved"}, expect=Ack
+            )
+        finally:
+            await booth.close()
+            await expert.close()
+    formatter = JsonFormatter()
+    lines = [formatter.format(r) for r in caplog.records if getattr(r, "session_id", None) == sid]
+    events = [json.loads(line)["event"] for line in lines]
+    assert events[0] == "session_requested" and "session_ended" in events, events
+    text = "\n".join(lines)
+    for personal in ("kela.expert", "Anna", "Virtanen", "127.0.0.1"):
+        assert personal not in text
+
+
+def test_configure_logging_replaces_the_handlers() -> None:
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        configure_logging("json", node="n")
+        configure_logging("json", node="n")
+        assert len(root.handlers) == 1
+        assert isinstance(root.handlers[0].formatter, JsonFormatter)
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in before:
+            root.addHandler(handler)

@@ -1,18 +1,21 @@
-"""Logs: one JSON object per line, following a session by its id, with nothing personal."""
+"""Logs and metrics as operators use them: one JSON object per line following a session by
+its id with nothing personal, and a Grafana dashboard of what the nodes export."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 
+import aiohttp
 import pytest
 
 from signaling.logs import JsonFormatter, configure_logging
-from signaling.protocol import Ack, CallQueued, Offer
+from signaling.protocol import Ack, CallQueued, Error, Offer
 from signaling.store import MemoryStore
 
-from .support import booth_client, running_node, staff_client
+from .support import REPO, booth_client, running_node, staff_client
 
 KELA_CALL = {"type": "call_request", "agency": "kela", "service": "general", "language": "fi"}
 
@@ -78,3 +81,22 @@ def test_configure_logging_replaces_the_handlers() -> None:
             root.removeHandler(handler)
         for handler in before:
             root.addHandler(handler)
+
+
+async def test_the_grafana_dashboard_asks_only_for_metrics_a_node_exports() -> None:
+    dashboard = json.loads((REPO / "infra/grafana/etapiste-signaling.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    wanted = {name for expr in exprs for name in re.findall(r"etapiste_[a-z_]+", expr)}
+    assert len(wanted) >= 8, wanted
+    async with running_node(MemoryStore()) as node:
+        booth = await booth_client(node.base_url)  # so that labelled series exist
+        try:
+            await booth.request(KELA_CALL, expect=CallQueued)
+            await booth.send_raw("not json")  # an error sent, for the errors' series
+            await booth.wait_for(Error)
+            async with aiohttp.ClientSession() as http, http.get(node.base_url + "/metrics") as r:
+                exported = await r.text()
+        finally:
+            await booth.close()
+    missing = sorted(name for name in wanted if f"\n{name}" not in exported)
+    assert missing == [], missing

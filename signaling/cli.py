@@ -20,6 +20,7 @@ import browser_client
 from endpoint_agent import KIOSK_DIR
 
 from .directory import DEMO_CONFIG, ConfigError, Directory, load_directory
+from .forwarded import parse_networks
 from .protocol import json_schema
 from .server import create_app
 from .store import open_store
@@ -57,6 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"etapiste: configuration error: {exc}", file=sys.stderr)
         return 2
     try:
+        parse_networks(args.trusted_proxy)
         store = open_store(args.store)
     except ValueError as exc:
         print(f"etapiste: {exc}", file=sys.stderr)
@@ -80,6 +82,7 @@ def _serve(args: argparse.Namespace) -> int:
         client_dir=browser_client.DIRECTORY,
         guest_dir=KIOSK_DIR,
         extensions=extensions,
+        trusted_proxies=args.trusted_proxy,
     )
     print(_banner(directory, args, demo=args.config is None), flush=True)
     # Thousands of long-lived connection objects make full collections stall the loop
@@ -157,6 +160,14 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--node-id", default=f"{socket.gethostname()}-{os.getpid()}", help="unique per node"
     )
     serve.add_argument("--shutdown-timeout", type=float, default=5.0)
+    serve.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="a reverse proxy (address or CIDR network, repeatable) whose X-Forwarded-For "
+        "names the client for login throttling and the audit log",
+    )
     serve.add_argument(
         "--stats-db",
         default=None,

@@ -14,6 +14,7 @@ from interpreter_bridge.web import add_appointments, add_guest_page
 from .connection import Connection
 from .directory import Directory
 from .fleet_web import add_fleet
+from .forwarded import TRUSTED_PROXIES, parse_networks
 from .http import NODE, json_error, read_fields
 from .identity import DEVICE_ROLES
 from .metrics import Metrics
@@ -113,10 +114,13 @@ def create_app(
     client_dir: Path | None = None,
     guest_dir: Path | None = None,
     extensions: Sequence[Callable[[web.Application], None]] = (),
+    trusted_proxies: Sequence[str] = (),
 ) -> web.Application:
     """Build a node's web application; the node starts and stops with it. The console's
     pages and the browser call client are served when their folders are given;
-    ``extensions`` add parts that start after the node and stop before it (statistics)."""
+    ``extensions`` add parts that start after the node and stop before it (statistics).
+    Requests from ``trusted_proxies`` (addresses or networks) are attributed to the
+    address their X-Forwarded-For names (login throttling, the audit log)."""
     # aiohttp rounds timeouts above the threshold up to whole seconds, which fires the
     # heartbeat pings of thousands of clients in one loop iteration; keep them spread.
     app = web.Application(
@@ -126,6 +130,7 @@ def create_app(
     )
     node = Node(directory, store, node_id, Metrics())
     app[NODE] = node
+    app[TRUSTED_PROXIES] = parse_networks(trusted_proxies)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await node.start()

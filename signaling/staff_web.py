@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from .audit import audit
+from .forwarded import client_address
 from .http import NODE, json_error, read_fields, same_origin
 from .identity import Principal, TokenError
 from .node import Node
@@ -42,7 +43,7 @@ CONSOLE_CSP = "; ".join(
 
 
 def _address(request: web.Request) -> str:
-    return request.remote or "unknown"
+    return client_address(request)
 
 
 def _login_keys(username: str, address: str) -> list[tuple[str, int]]:

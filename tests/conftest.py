@@ -14,6 +14,7 @@ from stats.db import Database, open_database
 from stats.schema import migrate
 from tests.browser import launch_chromium
 from tests.postgres_server import PostgresServer
+from tests.redis_cluster import RedisCluster
 from tests.redis_server import RedisServer
 from tests.support import ServeProcess, serving
 
@@ -39,18 +40,40 @@ def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """Run one three-master Redis Cluster for the whole test session."""
+    with RedisCluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster: RedisCluster) -> str:
+    """Return the store spec of the cluster, emptied before the test."""
+    redis_cluster.flush()
+    return redis_cluster.url
+
+
 # --- stores -----------------------------------------------------------------------------
+
+STORE_SPECS = {"redis": "redis_url", "cluster": "redis_cluster_url"}
 
 
 @pytest.fixture(
     params=[
         pytest.param("memory", id="memory"),
         pytest.param("redis", id="redis", marks=pytest.mark.redis),
+        pytest.param("cluster", id="cluster", marks=pytest.mark.redis),
     ]
 )
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
-    """Yield an open store of each kind; the Redis one starts on an empty database."""
-    spec = "memory" if request.param == "memory" else request.getfixturevalue("redis_url")
+    """Yield an open store of each kind: in memory, one Redis, and a three-master Redis
+    Cluster; the Redis ones start empty."""
+    spec = (
+        "memory"
+        if request.param == "memory"
+        else request.getfixturevalue(STORE_SPECS[request.param])
+    )
     opened = open_store(spec)
     try:
         yield opened

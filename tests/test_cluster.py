@@ -1,4 +1,5 @@
-"""Two real `etapiste serve` processes sharing one real Redis."""
+"""Two real `etapiste serve` processes sharing one real Redis, or a three-master Redis
+Cluster."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from signaling.protocol import (
     ParticipantEvent,
     SessionEnded,
 )
-from signaling.store.redis import RedisStore
+from signaling.store import Store, open_store
 
+from .conftest import STORE_SPECS
 from .support import (
     ServeProcess,
     booth_client,
@@ -30,9 +32,15 @@ from .test_call_e2e import run_call
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
 
 
+@pytest.fixture(params=["redis", "cluster"])
+def shared(request: pytest.FixtureRequest) -> str:
+    """The store the nodes share: one Redis, or a three-master Redis Cluster (empty)."""
+    return str(request.getfixturevalue(STORE_SPECS[request.param]))
+
+
 @pytest.fixture
-async def nodes(redis_url: str) -> AsyncIterator[tuple[ServeProcess, ServeProcess]]:
-    a, b = ServeProcess(redis_url, "node-a"), ServeProcess(redis_url, "node-b")
+async def nodes(shared: str) -> AsyncIterator[tuple[ServeProcess, ServeProcess]]:
+    a, b = ServeProcess(shared, "node-a"), ServeProcess(shared, "node-b")
     try:
         await a.start()
         await b.start()
@@ -43,14 +51,14 @@ async def nodes(redis_url: str) -> AsyncIterator[tuple[ServeProcess, ServeProces
 
 
 @pytest.fixture
-async def events(redis_url: str) -> AsyncIterator[RedisStore]:
-    store = RedisStore(redis_url)
+async def events(shared: str) -> AsyncIterator[Store]:
+    store = open_store(shared)
     yield store
     await store.close()
 
 
 async def test_call_between_booth_on_one_node_and_expert_on_other(
-    nodes: tuple[ServeProcess, ServeProcess], events: RedisStore
+    nodes: tuple[ServeProcess, ServeProcess], events: Store
 ) -> None:
     a, b = nodes
     async with parties(a.base_url, b.base_url) as (booth, expert):
@@ -60,7 +68,7 @@ async def test_call_between_booth_on_one_node_and_expert_on_other(
 
 
 async def test_killed_node_booth_resumes_on_other_node_and_call_goes_on(
-    nodes: tuple[ServeProcess, ServeProcess], events: RedisStore
+    nodes: tuple[ServeProcess, ServeProcess], events: Store
 ) -> None:
     a, b = nodes
     booth = await booth_client(a.base_url)
@@ -100,7 +108,7 @@ async def test_killed_node_booth_resumes_on_other_node_and_call_goes_on(
 
 
 async def test_drained_node_sends_going_away_and_booth_resumes_elsewhere(
-    nodes: tuple[ServeProcess, ServeProcess], events: RedisStore
+    nodes: tuple[ServeProcess, ServeProcess], events: Store
 ) -> None:
     a, b = nodes
     async with parties(a.base_url, b.base_url) as (booth, expert):

@@ -77,22 +77,35 @@ class RedisStore(Store):
 
     kind = "redis"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, cluster: bool = False) -> None:
         self.url = url
-        # A busy node has hundreds of store calls in flight: beyond the pool's size they
-        # wait for a connection (a blocking pool) instead of failing.
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=MAX_CONNECTIONS,
-            timeout=POOL_WAIT_S,
-            decode_responses=True,
-            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=20),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError],
-            socket_connect_timeout=2,
-            health_check_interval=10,
-        )
-        self._redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
-        self._redis.auto_close_connection_pool = True
+        self.cluster = cluster
+        retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=20)
+        if cluster:
+            # Every key has a hash tag and every command, script and transaction stays in
+            # one slot, so the cluster client routes each to its master.
+            self._redis: Any = aioredis.RedisCluster.from_url(
+                url,
+                decode_responses=True,
+                retry=retry,
+                max_connections=MAX_CONNECTIONS,
+                socket_connect_timeout=2,
+            )
+        else:
+            # A busy node has hundreds of store calls in flight: beyond the pool's size
+            # they wait for a connection (a blocking pool) instead of failing.
+            pool = aioredis.BlockingConnectionPool.from_url(
+                url,
+                max_connections=MAX_CONNECTIONS,
+                timeout=POOL_WAIT_S,
+                decode_responses=True,
+                retry=retry,
+                retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError],
+                socket_connect_timeout=2,
+                health_check_interval=10,
+            )
+            self._redis = aioredis.Redis(connection_pool=pool)
+            self._redis.auto_close_connection_pool = True
         self._cas_script = self._redis.register_script(_CAS)
         self._disconnect_script = self._redis.register_script(_DISCONNECT)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -308,6 +321,8 @@ class RedisStore(Store):
         names = [f"{PREFIX}:ch:{c}" for c in channels]
         while not self._closed:
             try:
+                if self.cluster:
+                    await self._redis.initialize()  # the pubsub picks a node by the slot map
                 async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(*names)
                     ready.set()

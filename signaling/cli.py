@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import gc
 import json
-import logging
 import os
 import socket
 import sys
@@ -21,6 +20,7 @@ from endpoint_agent import KIOSK_DIR
 
 from .directory import DEMO_CONFIG, ConfigError, Directory, load_directory
 from .forwarded import parse_networks
+from .logs import LOG_FORMATS, configure_logging
 from .protocol import json_schema
 from .server import create_app
 from .store import open_store
@@ -63,9 +63,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"etapiste: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.log_format, node=args.node_id)
     # The command line is where the parts meet: the node serves the consoles' pages and
     # the browser call client, which the signaling package itself knows nothing of.
     extensions = []
@@ -113,9 +111,7 @@ def _answer(args: argparse.Namespace) -> int:
     if not args.username and not args.interpreter:
         print("etapiste answer: give --username or --interpreter", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging("text")
 
     async def run() -> None:
         await asyncio.gather(
@@ -155,7 +151,14 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     serve.add_argument(
         "--config", default=None, help=f"directory TOML (default: the demo, {DEMO_CONFIG.name})"
     )
-    serve.add_argument("--store", default="memory", help='"memory" or a redis:// URL')
+    serve.add_argument(
+        "--store",
+        default="memory",
+        help='"memory", a redis:// URL, or redis+cluster://host:port (any node of a cluster)',
+    )
+    serve.add_argument(
+        "--log-format", choices=LOG_FORMATS, default="text", help="json: one object a line"
+    )
     serve.add_argument(
         "--node-id", default=f"{socket.gethostname()}-{os.getpid()}", help="unique per node"
     )

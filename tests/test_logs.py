@@ -3,6 +3,7 @@ its id with nothing personal, and a Grafana dashboard of what the nodes export."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -15,7 +16,7 @@ from signaling.logs import JsonFormatter, configure_logging
 from signaling.protocol import Ack, CallQueued, Error, Offer
 from signaling.store import MemoryStore
 
-from .support import REPO, booth_client, running_node, staff_client
+from .support import REPO, booth_client, running_node, serving, staff_client
 
 KELA_CALL = {"type": "call_request", "agency": "kela", "service": "general", "language": "fi"}
 
@@ -100,3 +101,18 @@ async def test_the_grafana_dashboard_asks_only_for_metrics_a_node_exports() -> N
             await booth.close()
     missing = sorted(name for name in wanted if f"\n{name}" not in exported)
     assert missing == [], missing
+
+
+async def test_a_real_node_logs_json_lines_that_follow_the_session() -> None:
+    async with serving("memory", "json-logs", extra=["--log-format", "json"]) as node:
+        booth = await booth_client(node.base_url)
+        try:
+            sid = (await booth.request(KELA_CALL, expect=CallQueued)).session.session_id
+        finally:
+            await booth.close()
+        await asyncio.sleep(0.3)
+        lines = node.log_path.read_text().splitlines()
+    entries = [json.loads(line) for line in lines if line.startswith("{")]
+    traced = [e for e in entries if e.get("session_id") == sid]
+    assert [e["event"] for e in traced][:2] == ["session_requested", "session_queued"], traced
+    assert all(e["node"] == "json-logs" and e["site"] == "lib-kitee" for e in traced)

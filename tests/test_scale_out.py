@@ -13,6 +13,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,7 @@ async def _drain_and_resume(
     ]
     assert on_drained, f"nobody on {drained_name}"
     draining = nodes[drained_name]
+    began = time.monotonic()
     stopped = asyncio.create_task(draining.terminate())  # SIGTERM: drain
 
     async def probe() -> list[tuple[str, bool]]:
@@ -227,6 +229,7 @@ async def _drain_and_resume(
             assert session.session_id == session_id
             assert session.state in ("connecting", "active")
             await call.resumed(session)
+        resumed_s = time.monotonic() - began
     finally:
         code = await stopped  # it exits within its shutdown timeout
         answers = await probing
@@ -234,6 +237,12 @@ async def _drain_and_resume(
     # Every request during the drain was answered, and by the live node.
     assert answers and {name for name, _ in answers} == {live_name}, answers
     assert any(alive for _, alive in answers), "no request while the node was draining"
+    # Printed for docs (pytest -s): how long the drain took the clients, what nginx did.
+    during = sum(alive for _, alive in answers)
+    print(f"drain {drained_name}: {len(on_drained)} client(s) resumed in {resumed_s:.2f} s;")
+    print(f"  {len(answers)} /healthz through nginx meanwhile ({during} before the node")
+    print(f"  exited), all 200 from {live_name}")
+    assert resumed_s < 5, f"resuming took {resumed_s:.1f} s"
 
 
 async def _media_flows(booth_call: Call, expert_call: Call, when: str) -> None:

@@ -1,8 +1,9 @@
 """The supervisors' wallboard: queues, calls, experts, interpreters and booths, counted.
 
 One snapshot serves every supervisor connected to a node (each sees the agencies of their
-role); it reads each expert's and interpreter's record, so it is built at most every
-WALLBOARD_INTERVAL_S and only while a supervisor is connected.
+role). It reads who is connected in one go and then the records of the connected experts
+and interpreters only; it is built every WALLBOARD_INTERVAL_S, and only while a
+supervisor is connected.
 """
 
 from __future__ import annotations
@@ -61,13 +62,15 @@ async def build_wallboard(
     experts: dict[str, Counter[str]] = {a.id: Counter() for a in directory.agencies}
     active: Counter[str] = Counter()
     sites_in_call: set[str] = set()
+    # One read of who is connected; only their records are read (most staff are not).
+    present = await store.present_subjects()
     for account in directory.staff:
         if account.expert is None:
             continue
         subject = f"staff:{account.username}"
-        record = await store.load_expert(subject)
+        record = await store.load_expert(subject) if subject in present else None
         state = "offline"
-        if await store.presence_node(subject) is not None and record is not None:
+        if record is not None:
             state = "wrap_up" if record.in_wrap_up(now) else record.state
         if record is not None and record.state == "busy" and record.session_id:
             session = await store.peek_session(record.session_id)
@@ -80,7 +83,7 @@ async def build_wallboard(
     for account in directory.interpreters():
         subject = f"staff:{account.username}"
         state = "offline"
-        if await store.presence_node(subject) is not None:
+        if subject in present:
             state = await interpreter_state(subject)
         interpreters[state] += 1
     booths = Counter(

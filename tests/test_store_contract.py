@@ -389,6 +389,19 @@ async def test_events_append_and_read_after(store: Store) -> None:
     assert await store.read_events(after=ids[-1]) == []
 
 
+async def test_present_subjects_are_the_connected_ones_with_their_nodes(store: Store) -> None:
+    assert await store.present_subjects() == {}
+    await store.touch_presence(["staff:a", "site:b"], "node-1", 10.0)
+    await store.touch_presence(["staff:c"], "node-2", 11.0)
+    assert await store.present_subjects() == {
+        "staff:a": "node-1",
+        "site:b": "node-1",
+        "staff:c": "node-2",
+    }
+    await store.forget_presence("site:b")
+    assert await store.present_subjects() == {"staff:a": "node-1", "staff:c": "node-2"}
+
+
 async def test_a_log_keeps_its_epoch_for_its_life(store: Store) -> None:
     epoch = await store.log_epoch()
     await store.append_event({"kind": "session_requested"})

@@ -3,7 +3,6 @@
 from .base import Store
 from .memory import MemoryStore
 
-
 CLUSTER_SCHEMES = {"redis+cluster://": "redis://", "rediss+cluster://": "rediss://"}
 
 

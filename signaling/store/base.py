@@ -128,6 +128,10 @@ class Store(abc.ABC):
         """Return the node a subject is connected to, if any."""
 
     @abc.abstractmethod
+    async def present_subjects(self) -> dict[str, str]:
+        """Return every connected subject with its node (one read, for overviews)."""
+
+    @abc.abstractmethod
     async def stale_subjects(self, before: float) -> list[str]:
         """Return subjects last seen before ``before``."""
 

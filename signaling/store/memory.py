@@ -230,6 +230,9 @@ class MemoryStore(Store):
     async def presence_node(self, subject: str) -> str | None:
         return self._nodes.get(subject)
 
+    async def present_subjects(self) -> dict[str, str]:
+        return dict(self._nodes)
+
     async def stale_subjects(self, before: float) -> list[str]:
         return self._seen.up_to(before)
 

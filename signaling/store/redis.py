@@ -240,6 +240,10 @@ class RedisStore(Store):
         node = await self._redis.hget(_key("presence", "node"), subject)
         return None if node is None else _text(node)
 
+    async def present_subjects(self) -> dict[str, str]:
+        nodes = await self._redis.hgetall(_key("presence", "node"))
+        return {_text(subject): _text(node) for subject, node in nodes.items()}
+
     async def stale_subjects(self, before: float) -> list[str]:
         return _texts(await self._redis.zrangebyscore(_key("presence", "seen"), "-inf", before))
 

@@ -22,6 +22,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
+from aioice import turn
 
 from signaling.client import Call, SignalingClient
 from signaling.forwarded import TRUSTED_PROXIES, client_address, parse_networks
@@ -469,6 +470,35 @@ async def test_cluster_up_starts_everything_and_stops_it_on_ctrl_c(tmp_path: Pat
         for port in (ports["node1"], ports["node2"]):
             body = await healthz(f"http://127.0.0.1:{port}")
             assert body["store"] == "redis" and body["store_ok"]
+        # The nodes mint TURN credentials that the cluster's coturn accepts.
+        booth = await booth_client(f"http://127.0.0.1:{ports['http']}")
+        try:
+            assert booth.welcome is not None
+            (server,) = [s for s in booth.welcome.ice_servers if s.username]
+            assert f"turn:127.0.0.1:{ports['turn']}?transport=udp" in server.urls
+            relay, _ = await asyncio.wait_for(
+                turn.create_turn_endpoint(
+                    asyncio.DatagramProtocol,
+                    server_addr=("127.0.0.1", ports["turn"]),
+                    username=server.username,
+                    password=server.credential,
+                ),
+                10,
+            )
+            assert relay.get_extra_info("sockname")[0] == "127.0.0.1"  # an allocation
+            relay.close()
+            with pytest.raises(Exception, match="401"):  # and it does check them
+                await asyncio.wait_for(
+                    turn.create_turn_endpoint(
+                        asyncio.DatagramProtocol,
+                        server_addr=("127.0.0.1", ports["turn"]),
+                        username=server.username,
+                        password="not-the-credential",
+                    ),
+                    10,
+                )
+        finally:
+            await booth.close()
         proc.send_signal(signal.SIGINT)
         assert await asyncio.to_thread(proc.wait, 30) == 0
     finally:

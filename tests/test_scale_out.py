@@ -26,10 +26,11 @@ from aioice import turn
 
 from signaling.client import Call, SignalingClient
 from signaling.forwarded import TRUSTED_PROXIES, client_address, parse_networks
-from signaling.protocol import PROTOCOL_VERSION, ParticipantEvent, SessionEnded
+from signaling.protocol import PROTOCOL_VERSION, CallQueued, ParticipantEvent, SessionEnded
 from signaling.store.redis import RedisStore
 
 from .support import (
+    KELA_CALL,
     REPO,
     ServeProcess,
     booth_client,
@@ -312,6 +313,29 @@ async def _served_by(proxy: NginxProcess, name: str) -> bool:
         return bool((await healthz(proxy.base_url))["node_id"] == name)
     except (AssertionError, aiohttp.ClientError):
         return False
+
+
+async def test_killed_node_queued_booth_resumes_through_nginx(
+    cluster: tuple[NginxProcess, dict[str, ServeProcess]],
+) -> None:
+    proxy, nodes = cluster
+    booth = await booth_client(proxy.base_url)
+    try:
+        queued = await booth.request(KELA_CALL, expect=CallQueued)  # nobody on shift
+        assert booth.welcome is not None
+        dead = booth.welcome.node_id
+        (live,) = set(nodes) - {dead}
+        nodes[dead].kill()  # SIGKILL: a crash, no going_away
+        await asyncio.wait_for(booth.disconnected.wait(), 10)
+        # nginx finds the refused connect and tries the other node (proxy_next_upstream).
+        welcome = await booth.connect(proxy.ws_url)
+        assert welcome.node_id == live and welcome.resumed
+        (session,) = welcome.sessions
+        assert (session.session_id, session.state) == (queued.session.session_id, "queued")
+        for _ in range(5):
+            assert (await healthz(proxy.base_url))["node_id"] == live
+    finally:
+        await booth.close()
 
 
 async def test_login_through_nginx_is_attributed_to_the_client_not_the_proxy(

@@ -97,7 +97,7 @@ export class Call extends EventTarget {
     localStream,
     iceServers,
     siteKind = 'S',
-    iceTransportPolicy = 'all',
+    iceTransportPolicy,
   }) {
     super();
     this.signaling = signaling;
@@ -107,7 +107,11 @@ export class Call extends EventTarget {
     this.localStream = localStream ?? null;
     this.iceServers = iceServers ?? signaling.welcome?.ice_servers ?? [];
     this.siteKind = siteKind;
-    this.iceTransportPolicy = iceTransportPolicy;
+    // 'relay' when the directory sets ice.relay_only (welcome.ice_transport_policy);
+    // a policy given to the constructor wins over the server's.
+    this._explicitPolicy = iceTransportPolicy ?? null;
+    this.iceTransportPolicy = this._explicitPolicy
+      ?? signaling.welcome?.ice_transport_policy ?? 'all';
     this.participants = new Map();
     this._peers = new Map();
     this._closed = false;
@@ -217,6 +221,8 @@ export class Call extends EventTarget {
       return;
     }
     this.iceServers = welcome.ice_servers ?? this.iceServers;
+    this.iceTransportPolicy = this._explicitPolicy
+      ?? welcome.ice_transport_policy ?? this.iceTransportPolicy;
     for (const peer of this._peers.values()) {
       try { peer.pc?.setConfiguration(this._configuration()); } catch { /* closed */ }
     }

@@ -443,6 +443,9 @@ class IceSettings(_Model):
     turn_urls: list[str] = []
     turn_secret: SecretStr | None = None
     turn_ttl_s: int = Field(default=3600, gt=0)
+    # Every client gathers relay candidates only (iceTransportPolicy "relay"): for sites
+    # where direct paths must not be used, and for the tests that prove the relay works.
+    relay_only: bool = False
 
     @field_validator("stun_urls")
     @classmethod
@@ -452,13 +455,26 @@ class IceSettings(_Model):
     @field_validator("turn_urls")
     @classmethod
     def _check_turn_urls(cls, urls: list[str]) -> list[str]:
-        return _check_urls(urls, ("turn:", "turns:"))
+        _check_urls(urls, ("turn:", "turns:"))
+        for url in urls:
+            if url.startswith("turns:") and _TURNS_PORT.fullmatch(url) is None:
+                # Clients disagree on the default (RFC 7065: 5349; we serve TURNS on 443),
+                # and aiortc speaks TURNS only over TCP: say both.
+                raise ValueError(
+                    f"{url!r} needs an explicit port and TCP, e.g. turns:host:443?transport=tcp"
+                )
+        return urls
 
     @model_validator(mode="after")
     def _check_turn_secret(self) -> IceSettings:
         if self.turn_urls and self.turn_secret is None:
             raise _LocatedError("turn_urls are set but turn_secret is missing", ("turn_secret",))
+        if self.relay_only and not self.turn_urls:
+            raise _LocatedError("relay_only needs turn_urls to relay through", ("relay_only",))
         return self
+
+
+_TURNS_PORT = re.compile(r"turns:(\[[0-9a-fA-F:.]+\]|[^:?\[\]]+):\d{1,5}(\?transport=tcp)?")
 
 
 def _check_urls(urls: list[str], schemes: tuple[str, ...]) -> list[str]:

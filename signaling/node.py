@@ -456,6 +456,7 @@ class Node:
                 ice_servers=ice_servers(
                     self.directory.ice, principal.subject.split(":", 1)[0], self.clock()
                 ),
+                ice_transport_policy="relay" if self.directory.ice.relay_only else "all",
                 sessions=[s.info(principal.subject) for s in sessions],
                 resumed=resumed and bool(sessions),
             )

@@ -459,6 +459,8 @@ class Welcome(Message):
     grace_period_s: float
     heartbeat_s: float
     ice_servers: list[IceServer]
+    # RTCConfiguration.iceTransportPolicy: "relay" when the directory sets ice.relay_only.
+    ice_transport_policy: Literal["all", "relay"] = "all"
     sessions: list[SessionInfo]
     resumed: bool
 

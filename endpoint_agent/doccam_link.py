@@ -14,7 +14,7 @@ import fractions
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -23,7 +23,6 @@ import numpy as np
 from aiortc import (
     RTCConfiguration,
     RTCDataChannel,
-    RTCIceServer,
     RTCPeerConnection,
     RTCSessionDescription,
     VideoStreamTrack,
@@ -32,6 +31,7 @@ from av import VideoFrame
 
 from document_camera.capture import DocumentCamera
 from signaling.client import SignalingClient, SignalingError
+from signaling.client.ice import rtc_configuration
 from signaling.client.trickle import description_payloads, remote_candidate
 from signaling.protocol import (
     IcePayload,
@@ -136,8 +136,12 @@ class DoccamLink:
         camera: DocumentCamera,
         on_request: Request,
         hello: Callable[[], dict[str, Any]],
+        turn_transports: Sequence[str] | None = None,
     ) -> None:
         self._url = websocket_url
+        # aiortc uses one TURN URL: the one of the first of these transports
+        # (signaling.client.ice; None: $ETAPISTE_TURN_TRANSPORT, else udp, tcp, tls).
+        self._turn_transports = turn_transports
         self._token = token
         self.session_id = session_id
         self._camera = camera
@@ -295,13 +299,7 @@ class DoccamLink:
 
     def _configuration(self) -> RTCConfiguration:
         welcome = self._client.welcome if self._client else None
-        servers = welcome.ice_servers if welcome else []
-        return RTCConfiguration(
-            iceServers=[
-                RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
-                for s in servers
-            ]
-        )
+        return rtc_configuration(welcome, self._turn_transports)
 
     async def _offer(self, participant_id: str, kind: str) -> None:
         """Open a new peer connection to a viewer and send it our offer."""

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,6 @@ import numpy as np
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
-    RTCIceServer,
     RTCPeerConnection,
     RTCSessionDescription,
 )
@@ -36,6 +36,7 @@ from ..protocol import (
     SessionUpdate,
     SignalRelay,
 )
+from .ice import rtc_configuration
 from .trickle import description_payloads, remote_candidate
 from .wire import SignalingClient
 
@@ -76,10 +77,13 @@ class Call:
         client: SignalingClient,
         session_id: str,
         tracks: list[MediaStreamTrack],
+        turn_transports: Sequence[str] | None = None,
     ) -> None:
         self.client = client
         self.session_id = session_id
         self.tracks = tracks
+        # aiortc uses one TURN URL: the one of the first of these transports (signaling.client.ice).
+        self.turn_transports = turn_transports
         # Each peer connection gets its own view of every source track: closing a peer
         # connection stops the tracks it sends, and the source must outlive it.
         self._relay = MediaRelay()
@@ -101,13 +105,7 @@ class Call:
         self._worker = asyncio.create_task(self._work(), name=f"call-{self.session_id}")
 
     def _configuration(self) -> RTCConfiguration:
-        servers = self.client.welcome.ice_servers if self.client.welcome else []
-        return RTCConfiguration(
-            iceServers=[
-                RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
-                for s in servers
-            ]
-        )
+        return rtc_configuration(self.client.welcome, self.turn_transports)
 
     async def _work(self) -> None:
         while True:

@@ -140,6 +140,7 @@ def _options(directory: Any, principal: Principal) -> dict[str, Any]:
             "username": account.username,
             "display_name": account.display_name,
             "agencies": account.expert.agencies,
+            "services": account.expert.services,
             "languages": account.expert.languages,
         }
         for account in directory.staff

@@ -478,3 +478,63 @@ async def test_both_lists_refresh_every_minute_until_sign_out(
         await interp.page.clock.run_for(125_000)
         await interp.page.wait_for_timeout(300)
         assert fetched == []
+
+
+@pytest.mark.timeout(120)
+async def test_an_admin_books_for_an_expert(
+    browser: Browser, booking_node: ServeProcess, rest: Rest
+) -> None:
+    """The admin's desk has an Appointments tab: the same form, asking first for whom."""
+    day = MONDAYS["en"]
+    async with console_tab(browser, booking_node, lang="en") as tab:
+        page = tab.page
+        await on_screen(page, "login")
+        await page.get_by_test_id("login-username").fill("admin")
+        await page.get_by_test_id("login-password").fill("demo")
+        await page.get_by_test_id("login-submit").click()
+        await on_screen(page, "supervisor")
+        # The tabs by keyboard reach Appointments (an admin's fourth).
+        await page.get_by_test_id("tab-wallboard").focus()
+        await page.keyboard.press("End")
+        assert await page.get_by_test_id("tab-bookings").get_attribute("aria-selected") == "true"
+        panel = page.get_by_test_id("panel-bookings")
+        await panel.get_by_test_id("booking-new").click()
+        # Without an expert chosen first, the form says so at the expert field.
+        await page.get_by_test_id("booking-expert").evaluate("(s) => { s.value = ''; }")
+        await page.get_by_test_id("booking-submit").click()
+        await refused_at(page, "booking-expert", t("en", "booking.err_expert"))
+        assert await rest.appointments("admin") == []
+        # For Vero's expert: the queue choices follow the chosen expert.
+        await page.get_by_test_id("booking-expert").select_option("vero.expert")
+        services = await page.get_by_test_id("booking-service").locator("option").all_inner_texts()
+        assert services and all("Kela" not in s for s in services), services
+        await page.get_by_test_id("booking-site").select_option("lib-kitee")
+        await page.get_by_test_id("booking-date").fill(day.isoformat())
+        await page.get_by_test_id("booking-time").fill("11:00")
+        await page.get_by_test_id("booking-service").select_option("tax-card")
+        await page.get_by_test_id("booking-language").select_option("fi")
+        await page.get_by_test_id("booking-interpreting").set_checked(False)
+        await page.get_by_test_id("booking-submit").click()
+        await until(
+            page, "Boolean(document.querySelector('[data-testid=booking-code]').dataset.code)"
+        )
+        code = await page.get_by_test_id("booking-code").get_attribute("data-code")
+        assert code is not None and code.isdigit()
+        await no_axe_violations(page, "admin booking done")
+        await page.keyboard.press("Escape")
+        # The booking is the expert's, booked by the admin; the list shows whose it is.
+        (booked,) = await rest.appointments("vero.expert")
+        assert (booked["expert"], booked["booked_by"], booked["agency"], booked["code"]) == (
+            "vero.expert",
+            "admin",
+            "vero",
+            code,
+        )
+        assert booked["start"] == unix(day, 11)
+        item = panel.get_by_test_id(f"appointment-{booked['id']}")
+        await item.wait_for()
+        _, options = await rest("admin", "GET", "/booking-options")
+        name = next(e["display_name"] for e in options["experts"] if e["username"] == "vero.expert")
+        assert await item.get_by_test_id("appointment-expert").inner_text() == name
+        await check_screen(page, "admin-bookings", "en")
+        assert script_errors(tab.console.errors) == [], tab.console.dump()

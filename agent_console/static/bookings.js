@@ -1,4 +1,5 @@
-// The expert's bookings (docs/protocol.md §5.6): the booking form (a dialog, so that it
+// The expert's bookings (docs/protocol.md §5.6), or an admin's for any expert (the form
+// then asks for whom first): the booking form (a dialog, so that it
 // opens over a call too, prefilled with the call's facts), the citizen's code shown large
 // with a guest link, and the expert's upcoming appointments with their interpreters'
 // answers, a guest link each, and cancelling. Refreshed after every action and every
@@ -29,15 +30,17 @@ const FIELDS = {
   agency: 'booking-agency',
   service: 'booking-service',
   language: 'booking-language',
-  expert: 'booking-agency',
+  expert: 'booking-expert',
   'interpreter.language': 'booking-interp-language',
   'interpreter.modality': 'booking-interp-modality',
   'interpreter.username': 'booking-interpreter',
 };
 const FIELD_IDS = [...new Set(Object.values(FIELDS)), 'booking-date'];
+const EXPERT_ERROR = 'booking.err_expert';
 
 let appointments = []; // the expert's, from the server, not cancelled, by start
 let interpreters = []; // booking-options: who can be booked
+let experts = []; // booking-options: for an admin, every expert ({username, agencies, services, languages})
 let loaded = false; // the list came at least once
 let timer = null;
 const guestLinks = new Map(); // appointment id -> the last link fetched for it
@@ -46,9 +49,33 @@ let cancelling = null; // the appointment the confirm dialog asks about
 
 // --- what the expert serves --------------------------------------------------------------
 
-/** The expert's grants: {agencies, services?, languages}. */
+/** Whether the form books for another expert (an admin's desk), not for oneself. */
+function forOthers() {
+  const roles = currentUser()?.roles ?? [];
+  return roles.includes('admin') && !roles.includes('expert');
+}
+
+/** The booked expert's grants: {agencies, services?, languages} — one's own, or, for an
+ * admin, those of the expert chosen in the form. */
 function grants() {
-  return currentUser()?.grants?.expert ?? {};
+  if (!forOthers()) return currentUser()?.grants?.expert ?? {};
+  return experts.find((e) => e.username === $('booking-expert').value) ?? {};
+}
+
+/** An expert's name (their username if unknown). */
+function expertName(username) {
+  return experts.find((e) => e.username === username)?.display_name || username;
+}
+
+/** The admin's choice of expert, sorted by name. */
+function fillExperts(selected) {
+  $('booking-expert-field').hidden = !forOthers();
+  if (!forOthers()) return;
+  const sorted = [...experts].sort((a, b) => expertName(a.username).localeCompare(expertName(b.username)));
+  fillSelect($('booking-expert'), sorted.map((e) => ({
+    value: e.username,
+    text: `${e.display_name || e.username} (${e.agencies.map(agencyName).join(', ')})`,
+  })), selected);
 }
 
 /** The agencies the expert serves, as the directory has them. */
@@ -142,6 +169,7 @@ function fillInterpreting(modality, interpLanguage, username) {
 
 /** Fill the whole form from `prefill` (the call's facts) or the defaults. */
 function fillForm(prefill = {}) {
+  fillExperts(prefill.expert ?? null);
   fillSites(prefill.site ?? '');
   $('booking-date').value = localDate(1);
   $('booking-date').min = localDate(0);
@@ -188,7 +216,7 @@ function refusal({ status, data }) {
   }
   const keys = {
     site: 'booking.err_site', duration_min: 'booking.err_duration', agency: 'booking.err_not_served',
-    service: 'booking.err_not_served', language: 'booking.err_not_served', expert: 'booking.err_not_served',
+    service: 'booking.err_not_served', language: 'booking.err_not_served', expert: EXPERT_ERROR,
     'interpreter.language': 'booking.err_interp_language', 'interpreter.modality': 'booking.err_interp_modality',
     'interpreter.username': 'booking.err_interpreter',
   };
@@ -210,6 +238,7 @@ export function openBooking(prefill = {}) {
 
 /** Read the form as the server's booking body, or say what is missing. */
 function readForm() {
+  if (forOthers() && !$('booking-expert').value) return { where: 'booking-expert', text: t(EXPERT_ERROR) };
   if (!$('booking-site').value) return { where: 'booking-site', text: t('booking.need_site') };
   if (!$('booking-date').value) return { where: 'booking-date', text: t('booking.need_date') };
   if (!$('booking-time').value) return { where: 'booking-time', text: t('booking.need_time') };
@@ -221,6 +250,7 @@ function readForm() {
     service: $('booking-service').value,
     language: $('booking-language').value,
   };
+  if (forOthers()) body.expert = $('booking-expert').value;
   if ($('booking-interpreting').checked) {
     body.interpreter = { language: $('booking-interp-language').value, modality: $('booking-interp-modality').value };
     if ($('booking-interpreter').value) body.interpreter.username = $('booking-interpreter').value;
@@ -393,6 +423,7 @@ function appointmentItem(a) {
     facts.append(row);
     return dd;
   };
+  if (forOthers()) fact('bookings.expert', expertName(a.expert), 'appointment-expert');
   fact('bookings.site', siteOf({ id: a.site }).name, 'appointment-site');
   fact('bookings.service', `${agencyName(a.agency)}, ${serviceName(a.agency, a.service)}`, 'appointment-service');
   fact('bookings.language', languageName(a.language), 'appointment-language');
@@ -462,6 +493,7 @@ export function renderBookings() {
   renderAppointments();
   if ($('booking-dialog').open) {
     if (!$('booking-form').hidden) {
+      fillExperts($('booking-expert').value);
       fillSites($('booking-site').value);
       fillSelect($('booking-duration'), DURATIONS.map((n) => ({ value: String(n), text: t('booking.minutes', { n }) })), $('booking-duration').value);
       fillQueue($('booking-agency').value, $('booking-service').value, $('booking-language').value);
@@ -525,7 +557,10 @@ async function confirmCancel() {
 async function loadOptions() {
   try {
     const reply = await api('GET', '/console/api/booking-options');
-    if (reply.status === 200) interpreters = reply.data.interpreters ?? [];
+    if (reply.status === 200) {
+      interpreters = reply.data.interpreters ?? [];
+      experts = reply.data.experts ?? [];
+    }
   } catch (failure) {
     console.warn('booking options', failure);
   }
@@ -550,6 +585,11 @@ export function wireBookings() {
   onSignOut(stopBookings);
   $('booking-new').addEventListener('click', () => openBooking());
   $('booking-form').addEventListener('submit', guarded(submitBooking));
+  $('booking-expert').addEventListener('change', () => {
+    // Another expert serves other queues: the choices follow, keeping what still fits.
+    fillQueue($('booking-agency').value, $('booking-service').value, $('booking-language').value);
+    fillInterpreting($('booking-interp-modality').value, $('booking-interp-language').value, null);
+  });
   $('booking-agency').addEventListener('change', () => {
     fillQueue($('booking-agency').value, null, $('booking-language').value);
     fillInterpreting($('booking-interp-modality').value, $('booking-interp-language').value, null);
@@ -591,7 +631,7 @@ function openBookingAgain(last) {
   $('booking-done').hidden = true;
   $('booking-copied').textContent = '';
   clearErrors();
-  fillForm(last ? { site: last.site, agency: last.agency, service: last.service, language: last.language,
-    interpreter: last.interpreter } : {});
+  fillForm(last ? { expert: last.expert, site: last.site, agency: last.agency, service: last.service,
+    language: last.language, interpreter: last.interpreter } : {});
   $('booking-date').focus();
 }

@@ -1,9 +1,10 @@
-// The supervisor's and admin's desk: three views behind tabs — the live wallboard (the
-// server's `wallboard` push), the history (statistics reports as charts and tables) and
-// the booth fleet. The server scopes everything to the account's agencies (docs/console.md,
+// The supervisor's and admin's desk: views behind tabs — the live wallboard (the server's
+// `wallboard` push), the history (statistics reports as charts and tables), the booth
+// fleet, and for an admin the appointments they book for experts. The server scopes everything to the account's agencies (docs/console.md,
 // Supervisor and admin); this page only shows what it is given.
 
 import { backToLogin, currentUser, onSignOut } from './auth.js';
+import { startBookings } from './bookings.js';
 import { connect } from './connection.js';
 import { $ } from './dom.js';
 import { loadDirectory } from './directory.js';
@@ -13,7 +14,7 @@ import { t, translate } from './i18n.js';
 import { show } from './screens.js';
 import { applyWallboard, renderWallboard, tickWallboard, wallboardState } from './wallboard.js';
 
-const VIEWS = ['wallboard', 'history', 'fleet'];
+const VIEWS = ['wallboard', 'history', 'fleet', 'bookings'];
 
 let started = false;
 let view = 'wallboard';
@@ -34,6 +35,13 @@ export async function startSupervisorDesk() {
   $('brand-name').dataset.i18n = 'app.name_supervisor';
   translate($('brand-name').parentElement);
   await loadDirectory();
+  $('tab-bookings').hidden = !user.roles?.includes('admin');
+  if (user.roles?.includes('admin')) {
+    // An admin books for experts: the expert desk's bookings card is the same one.
+    $('tab-bookings').hidden = false;
+    $('panel-bookings').append($('bookings'));
+    startBookings().catch((error) => console.warn('bookings', error));
+  }
   wireTabs();
   selectView('wallboard', { focus: false });
   renderWallboard();
@@ -57,18 +65,21 @@ let tabsWired = false;
 function wireTabs() {
   if (tabsWired) return;
   tabsWired = true;
-  const tabs = VIEWS.map((name) => $(`tab-${name}`));
-  tabs.forEach((tab, i) => {
-    tab.addEventListener('click', () => selectView(VIEWS[i]));
+  for (const name of VIEWS) {
+    const tab = $(`tab-${name}`);
+    tab.addEventListener('click', () => selectView(name));
     tab.addEventListener('keydown', (event) => {
-      const moves = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 };
+      // The tabs shown now (an admin has one more).
+      const names = VIEWS.filter((other) => !$(`tab-${other}`).hidden);
+      const i = names.indexOf(name);
+      const moves = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: names.length - 1 };
       if (!(event.key in moves)) return;
       event.preventDefault();
-      const next = (moves[event.key] + tabs.length) % tabs.length;
-      selectView(VIEWS[next]);
-      tabs[next].focus();
+      const next = names[(moves[event.key] + names.length) % names.length];
+      selectView(next);
+      $(`tab-${next}`).focus();
     });
-  });
+  }
 }
 
 /** Show one view; the fleet is polled only while it is shown. */

@@ -38,7 +38,7 @@ from signaling.protocol import CallQueued, Offer, SessionUpdate, Welcome
 from signaling.store import MemoryStore
 
 from .browser import launch_chromium, open_page, static_site, video_frames_advancing
-from .coturn_server import HOST, CoturnServer
+from .coturn_server import HOST, CoturnServer, production_options
 from .support import (
     DEMO_SECRETS,
     RunningNode,
@@ -184,6 +184,27 @@ async def test_while_rotating_coturn_accepts_the_old_and_the_new_secret(
             await release(relay, client)
         with pytest.raises(stun.TransactionFailed):
             await allocate(server, "udp", turn_credentials("neither", "site", time.time(), 600))
+
+
+async def test_coturn_counts_user_quota_per_kind_so_production_sets_none(
+    tmp_path: Path,
+) -> None:
+    # With use-auth-secret coturn counts user-quota per name after the colon: two
+    # booths' credentials (different expiries) share it. infra/coturn sets no user-quota.
+    assert not [o for o in production_options() if o.startswith("user-quota")]
+    with CoturnServer(tmp_path, extra_options=("user-quota=1",)) as server:
+        now = time.time()
+        booth = turn_credentials(server.secret, "site", now, 600)
+        other_booth = turn_credentials(server.secret, "site", now + 7, 600)
+        expert = turn_credentials(server.secret, "staff", now, 600)
+        relay, client = await allocate(server, "udp", booth)
+        try:
+            with pytest.raises(stun.TransactionFailed) as refused:
+                await allocate(server, "udp", other_booth)
+            assert refused.value.response.error_code == 486  # Allocation Quota Reached
+            await release(*await allocate(server, "udp", expert))
+        finally:
+            await release(relay, client)
 
 
 async def test_turns_needs_a_certificate_the_client_trusts(coturn: CoturnServer) -> None:

@@ -45,6 +45,7 @@ from .support import (
     booth_client,
     directory_with,
     eventually,
+    free_port,
     running_node,
     staff_client,
     start_call,
@@ -498,6 +499,38 @@ async def test_aiortc_calls_through_the_relay(
             await expert.close()
     if transport == "tls":
         assert "cipher=" in coturn.log_text()
+
+
+async def relay_candidates(configuration: Any) -> list[str]:
+    """Gather with aiortc and return the types of the local candidates."""
+    pc = RTCPeerConnection(configuration)
+    try:
+        pc.createDataChannel("probe")
+        await pc.setLocalDescription(await pc.createOffer())
+        gatherer = pc.sctp.transport.transport.iceGatherer
+        return [c.type for c in gatherer.getLocalCandidates()]
+    finally:
+        await pc.close()
+
+
+async def test_aiortc_behind_a_web_only_firewall_must_be_told_to_use_turns(
+    coturn: CoturnServer, trust_test_ca: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # UDP 3478 blocked: nothing answers the turn:…udp URL. aiortc takes one TURN URL and
+    # never falls back, so by default (UDP first) it has no candidate at all; told
+    # ETAPISTE_TURN_TRANSPORT=tls it relays through TURNS.
+    blocked = f"turn:{HOST}:{free_port()}?transport=udp"
+    async with relay_node(coturn, blocked, coturn.turns) as node:
+        booth = await booth_client(node.base_url)
+        try:
+            monkeypatch.delenv("ETAPISTE_TURN_TRANSPORT", raising=False)
+            started = time.monotonic()
+            assert await relay_candidates(rtc_configuration(booth.welcome)) == []
+            print(f"aiortc gave up on the blocked UDP URL after {time.monotonic() - started:.1f} s")
+            monkeypatch.setenv("ETAPISTE_TURN_TRANSPORT", "tls")
+            assert await relay_candidates(rtc_configuration(booth.welcome)) == ["relay"]
+        finally:
+            await booth.close()
 
 
 @pytest.fixture(scope="module")

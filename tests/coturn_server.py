@@ -211,6 +211,7 @@ class CoturnServer:
         self.log_path = directory / "turnserver.log"
         self.stderr_path = directory / "turnserver.stderr"
         self.port = 0  # TURN over UDP and TCP
+        self._ports: list[int] = []  # all four listeners, kept for restart()
         self.tls_port = 0  # TURNS
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -285,13 +286,13 @@ class CoturnServer:
                 error = exc
                 continue
             self.port, self.tls_port = ports[0], ports[1]
+            self._ports = ports
             return
         assert error is not None
         raise error
 
     def _spawn_and_wait(self, ports: list[int]) -> None:
         self.config_path.write_text(self._config(ports), encoding="utf-8")
-        self.log_path.unlink(missing_ok=True)
         command = [self.executable, "-c", str(self.config_path)]
         with self.stderr_path.open("wb") as stderr:  # the child keeps its own descriptor
             proc = subprocess.Popen(
@@ -348,6 +349,11 @@ class CoturnServer:
         proc, self._proc = self._proc, None
         if proc is not None:
             self._terminate(proc)
+
+    def restart(self) -> None:
+        """Stop the server and start it again on the same ports (allocations are lost)."""
+        self.stop()
+        self._spawn_and_wait(self._ports)
 
     def __enter__(self) -> CoturnServer:
         self.start()

@@ -4,12 +4,20 @@
         ns.exec_command("python", "-m", ...) # argv that runs a command inside
         ns.link_down(); ns.link_up()         # the booth's network goes away and comes back
         ns.change_address()                  # the bus gets a new address from its carrier
+        ns.limit_uplink(1000)                # the booth sends at most 1 Mbit/s (tc tbf)
+        ns.drop_randomly(3)                  # 3 % of its packets vanish, each way (nftables)
+        ns.dropped()                         # how many the rule dropped so far, per way
+        ns.unlimit_uplink(); ns.stop_dropping()
 
 The host side is ``10.77.<n>.1/24``, the namespace side ``10.77.<n>.2/24`` with a default
 route through the host; ``lo`` is up inside (the booth serves its kiosk on 127.0.0.1
 there). Names carry the creating process's id, so parallel runs never clash; whatever a
 dead process left behind (same prefix, its pid gone) is removed when the next one starts.
-Everything is removed on exit, also when the block fails. Needs root (``ip netns``).
+Everything is removed on exit, also when the block fails; the bandwidth cap and the loss
+rules live inside the namespace (its veth's qdisc, its own nftables table), so they go
+with it. Needs root (``ip netns``), ``tc`` and ``nft`` for the impairments. This kernel
+has no netem: a cap is a token bucket, loss is an nftables ``numgen random`` rule, and
+there is no added delay.
 """
 
 from __future__ import annotations
@@ -33,16 +41,26 @@ _SUBNET = "10.77.{}.0/24"
 _counter = itertools.count(1)
 
 
+LOSS_TABLE = "etp_loss"  # the nftables table (family netdev) of drop_randomly, per namespace
+
+
 class NetnsError(RuntimeError):
-    """An ``ip`` command failed."""
+    """An ``ip``, ``tc`` or ``nft`` command failed."""
+
+
+def _command(argv: list[str], *, check: bool = True, stdin: str | None = None) -> str:
+    """Run a command; return its stdout, raising NetnsError with stderr on failure."""
+    if shutil.which(argv[0]) is None:
+        raise NetnsError(f"`{argv[0]}` is missing (scripts/install-system-deps installs it)")
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=20, input=stdin)
+    if check and result.returncode != 0:
+        raise NetnsError(f"{' '.join(argv)}: {result.stderr.strip() or result.returncode}")
+    return result.stdout
 
 
 def ip(*args: str, check: bool = True) -> str:
     """Run ``ip <args>``; return its stdout, raising NetnsError with stderr on failure."""
-    result = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20)
-    if check and result.returncode != 0:
-        raise NetnsError(f"ip {' '.join(args)}: {result.stderr.strip() or result.returncode}")
-    return result.stdout
+    return _command(["ip", *args], check=check)
 
 
 def _alive(pid: int) -> bool:
@@ -176,6 +194,74 @@ class Namespace:
         self.ip("addr", "add", f"{self.ns_address}/{prefix}", "dev", self.ns_if)
         self.ip("route", "replace", "default", "via", self.host_address)
         return self.ns_address
+
+    # --- impairments of the booth's link (its own veth end) -----------------------------
+
+    def limit_uplink(self, kbit: int, *, burst_bytes: int = 16_000, latency_ms: int = 100) -> None:
+        """Cap what the booth sends at ``kbit`` kbit/s: a token bucket (tc tbf) on its veth.
+
+        Packets wait up to ``latency_ms`` in the bucket's queue and are dropped beyond, as
+        a mobile modem's buffer does. Replaces an earlier cap.
+        """
+        _command(
+            ["tc", "-n", self.name, "qdisc", "replace", "dev", self.ns_if, "root", "tbf"]
+            + ["rate", f"{kbit}kbit", "burst", str(burst_bytes), "latency", f"{latency_ms}ms"]
+        )
+
+    def unlimit_uplink(self) -> None:
+        """Remove the cap (the veth's default qdisc again); idempotent."""
+        _command(["tc", "-n", self.name, "qdisc", "del", "dev", self.ns_if, "root"], check=False)
+
+    def uplink_stats(self) -> str:
+        """Return ``tc -s qdisc`` of the booth's veth: what the cap sent, dropped, queued."""
+        return _command(["tc", "-n", self.name, "-s", "qdisc", "show", "dev", self.ns_if])
+
+    def drop_randomly(self, percent: float, *, inbound: bool = True, outbound: bool = True) -> None:
+        """Drop ``percent`` % of the packets the booth receives and/or sends on its veth.
+
+        A netdev table of its own inside the namespace, one ``numgen random`` rule on the
+        veth's ingress and one on its egress hook (to 0.01 %; IP packets only, ARP is
+        spared). Egress, not the inet output hook: a packet dropped there fails the
+        sender's ``sendto`` with EPERM, which Chromium notices, whereas on the wire a lost
+        packet is silent. Loopback inside the namespace (the kiosk talking to its agent) is
+        untouched. Replaces earlier loss rules. Needs kernel 5.16 and nft 1.0.1 (egress).
+        """
+        threshold = round(percent * 100)  # out of 10000
+        if not 0 <= threshold <= 10_000:
+            raise ValueError(f"percent must be within 0..100, not {percent}")
+        rules = []
+        for wanted, hook in ((inbound, "ingress"), (outbound, "egress")):
+            if wanted:
+                rules.append(
+                    f"  chain {hook} {{\n"
+                    f'    type filter hook {hook} device "{self.ns_if}" priority filter;\n'
+                    f"    meta protocol {{ ip, ip6 }} numgen random mod 10000 < {threshold} "
+                    f"counter drop\n"
+                    f"  }}\n"
+                )
+        self.stop_dropping()
+        script = f"table netdev {LOSS_TABLE} {{\n{''.join(rules)}}}\n"
+        _command([*self.exec_command("nft"), "-f", "-"], stdin=script)
+
+    def stop_dropping(self) -> None:
+        """Remove the loss rules; idempotent."""
+        _command([*self.exec_command("nft"), "delete", "table", "netdev", LOSS_TABLE], check=False)
+
+    def dropped(self) -> dict[str, int]:
+        """Return the packets the loss rules dropped so far: ``{"ingress": n, "egress": n}``."""
+        listing = _command(
+            [*self.exec_command("nft"), "list", "table", "netdev", LOSS_TABLE], check=False
+        )
+        counts: dict[str, int] = {}
+        hook = ""
+        for line in listing.splitlines():
+            chain = re.match(r"\s*chain (\w+)", line)
+            if chain:
+                hook = chain.group(1)
+            counter = re.search(r"counter packets (\d+)", line)
+            if counter and hook:
+                counts[hook] = int(counter.group(1))
+        return counts
 
     def remove(self) -> None:
         """Remove the veth pair and the namespace; idempotent, never raises."""

@@ -227,10 +227,15 @@ export class Call extends EventTarget {
       try { peer.pc?.setConfiguration(this._configuration()); } catch { /* closed */ }
     }
     // Signals sent while we were away were dropped: every connection that is not
-    // working is negotiated again, whoever would normally offer.
+    // working is negotiated again, whoever would normally offer. So is one still
+    // waiting for the answer to an offer (an ICE restart sent as the network died): that
+    // answer never comes, even when the media came back by itself on the old path, and
+    // the connection would stay in have-local-offer, refusing every later negotiation.
     const existing = [...this._peers.values()];
     this._applySession(session, { offerToAll: true });
-    for (const peer of existing) this._repair(peer, 'resumed');
+    for (const peer of existing) {
+      this._repair(peer, 'resumed', { force: peer.pc?.signalingState === 'have-local-offer' });
+    }
   }
 
   _applySession(session, { offerToAll = false } = {}) {

@@ -327,7 +327,10 @@ class DoccamLink:
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
-            if pc.connectionState == "failed" and self._viewers.get(participant_id) is viewer:
+            # "closed" by aiortc itself (consent lost, e.g. a restarted TURN server) is a
+            # failure too; our own closes pop the viewer first.
+            failed = pc.connectionState in ("failed", "closed")
+            if failed and self._viewers.get(participant_id) is viewer:
                 self._schedule_repair(participant_id, REPAIR_DELAY_S)
 
         await pc.setLocalDescription(await pc.createOffer())

@@ -173,7 +173,10 @@ class Call:
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
-            if pc.connectionState == "failed" and self.peers.get(participant_id) is pc:
+            # aiortc closes a connection by itself when its consent checks fail (a TURN
+            # server that restarted lost the allocation): "closed" without our close is a
+            # failure too. Ours pop the connection first, so they are not repaired.
+            if pc.connectionState in ("failed", "closed") and self.peers.get(participant_id) is pc:
                 self._inbox.put_nowait(_Repair(participant_id))
 
         self.peers[participant_id] = pc

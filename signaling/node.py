@@ -118,6 +118,13 @@ REQUIRED_ROLE: dict[str, str | tuple[str, ...]] = {
 }
 
 
+def public_name(subject: str) -> str:
+    """A subject as the logs may name it: a booth by its site, staff and guests by kind
+    only (docs/operations.md, Logs: nothing personal)."""
+    kind, _, name = subject.partition(":")
+    return f"{kind} {name}" if kind in ("site", "agent", "doccam") else kind
+
+
 class Node:
     """A signaling node: serves connections and routes through the shared store."""
 
@@ -534,7 +541,7 @@ class Node:
             await self.router.set_connected(subject, False)
         except Exception:
             # The store may be down; the presence sweep handles the subject later.
-            log.exception("could not record the disconnect of %s", subject)
+            log.exception("could not record the disconnect of a %s", public_name(subject))
 
     # --- handlers ---------------------------------------------------------------------
 
@@ -832,7 +839,7 @@ class Node:
             if subject in self.connections:
                 await self.store.touch_presence([subject], self.node_id, self.clock())
                 continue
-            log.info("grace period over for %s", subject)
+            log.info("grace period over for a %s", public_name(subject))
             await self.bridge.subject_lost(subject)
             await self.router.subject_lost(subject)
 

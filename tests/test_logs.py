@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from signaling.logs import JsonFormatter, configure_logging
+from signaling.node import public_name
 from signaling.protocol import Ack, CallQueued, Error, Offer
 from signaling.store import MemoryStore
 
@@ -116,3 +117,9 @@ async def test_a_real_node_logs_json_lines_that_follow_the_session() -> None:
     traced = [e for e in entries if e.get("session_id") == sid]
     assert [e["event"] for e in traced][:2] == ["session_requested", "session_queued"], traced
     assert all(e["node"] == "json-logs" and e["site"] == "lib-kitee" for e in traced)
+
+
+def test_logs_name_booths_by_site_and_staff_by_kind_only() -> None:
+    assert public_name("site:lib-kitee") == "site lib-kitee"
+    assert public_name("staff:kela.expert") == "staff"
+    assert public_name("guest:ap-123") == "guest"

@@ -12,6 +12,7 @@ from aiohttp import WSCloseCode, web
 
 from .directory import LimitSettings
 from .identity import Principal
+from .logs import public_name
 from .metrics import Metrics
 from .protocol import Message, encode
 
@@ -107,7 +108,7 @@ class Connection:
             # A client that cannot keep up must not make the server grow: drop it, it
             # can resume within the grace period.
             self.metrics.slow_consumers.inc()
-            log.warning("closing slow consumer %s", self.subject)
+            log.warning("closing a slow consumer: %s", public_name(self.subject or "?"))
             self.close_soon(CLOSE_SLOW_CONSUMER, "send queue full")
             return False
         self.metrics.count_out(kind)

@@ -60,3 +60,10 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+
+
+def public_name(subject: str) -> str:
+    """A subject as the logs may name it: a booth by its site, staff and guests by kind
+    only (nothing personal)."""
+    kind, _, name = subject.partition(":")
+    return f"{kind} {name}" if kind in ("site", "agent", "doccam") else kind

@@ -21,6 +21,7 @@ from .directory import Directory
 from .fleet import record_health
 from .ice import ice_servers
 from .identity import Authority, Principal, TokenError
+from .logs import public_name
 from .metrics import Metrics
 from .overview import QueueCounts, build_overview
 from .protocol import (
@@ -116,13 +117,6 @@ REQUIRED_ROLE: dict[str, str | tuple[str, ...]] = {
     "caption": "interpreter",
     "doccam_share_request": "interpreter",
 }
-
-
-def public_name(subject: str) -> str:
-    """A subject as the logs may name it: a booth by its site, staff and guests by kind
-    only (docs/operations.md, Logs: nothing personal)."""
-    kind, _, name = subject.partition(":")
-    return f"{kind} {name}" if kind in ("site", "agent", "doccam") else kind
 
 
 class Node:

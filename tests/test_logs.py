@@ -12,8 +12,7 @@ import sys
 import aiohttp
 import pytest
 
-from signaling.logs import JsonFormatter, configure_logging
-from signaling.node import public_name
+from signaling.logs import JsonFormatter, configure_logging, public_name
 from signaling.protocol import Ack, CallQueued, Error, Offer
 from signaling.store import MemoryStore
 

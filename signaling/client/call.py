@@ -152,7 +152,12 @@ class Call:
         if pc is not None and pc.connectionState in ("new", "connecting", "connected"):
             return
         await self._drop(participant_id)
-        await self._offer(participant_id)
+        try:
+            await self._offer(participant_id)
+        except ConnectionError:
+            # Our signaling link is down: no half-made connection stays in the way of
+            # the offer the resume makes once it is back.
+            await self._drop(participant_id)
 
     async def resumed(self, session: SessionInfo) -> None:
         """Repair every peer connection after our own signaling reconnect."""

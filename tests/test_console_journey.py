@@ -174,7 +174,7 @@ async def test_answer_chat_transfer_and_end_with_an_outcome(
         assert ended["transfers"] == 1
         # The browsers measured the call (getStats) and said so: the statistics' quality.
         quality = ended["quality"]
-        assert quality is not None and quality["samples"] >= 2, quality
+        assert quality is not None and quality["samples"] >= 1, quality
         assert 0 <= quality["rtt_ms"] < 1000 and quality["fps"] > 0, quality
         assert 0 <= quality["loss_pct"] <= 100, quality
         assert note not in str(events) and line not in str(events) and reply not in str(events)

@@ -26,3 +26,22 @@ export async function api(method, path, body) {
   }
   return { status: response.status, data };
 }
+
+/** Fetch the signed-in staff member's appointments (§5.6), upcoming first; on a failure
+ * say so in `errorBox` and resolve with null. */
+export async function fetchAppointments(errorBox, sayFailed) {
+  let reply;
+  try {
+    reply = await api('GET', '/console/api/appointments');
+  } catch (failure) {
+    console.warn('appointments', failure);
+    reply = null;
+  }
+  if (reply?.status !== 200) {
+    errorBox.textContent = sayFailed;
+    return null;
+  }
+  errorBox.textContent = '';
+  const now = Date.now() / 1000;
+  return (reply.data.appointments ?? []).filter((a) => a.end >= now).sort((a, b) => a.start - b.start);
+}

@@ -5,7 +5,7 @@
 // answers, a guest link each, and cancelling. Refreshed after every action and every
 // 60 s (the server pushes nothing about appointments).
 
-import { api } from './api.js';
+import { api, fetchAppointments } from './api.js';
 import { currentUser, onSignOut } from './auth.js';
 import { closeDialog, guarded, openDialog } from './dialog.js';
 import {
@@ -372,22 +372,9 @@ async function bookedGuestLink() {
 
 /** Fetch the expert's appointments and show them. */
 export async function refreshAppointments() {
-  let reply;
-  try {
-    reply = await api('GET', '/console/api/appointments');
-  } catch (failure) {
-    console.warn('appointments', failure);
-    reply = null;
-  }
-  if (reply?.status !== 200) {
-    $('appointments-error').textContent = t('bookings.load_failed');
-    return;
-  }
-  $('appointments-error').textContent = '';
-  const now = Date.now() / 1000;
-  appointments = (reply.data.appointments ?? [])
-    .filter((a) => a.state !== 'cancelled' && a.end >= now && a.code !== undefined)
-    .sort((a, b) => a.start - b.start);
+  const listed = await fetchAppointments($('appointments-error'), t('bookings.load_failed'));
+  if (listed === null) return;
+  appointments = listed.filter((a) => a.state !== 'cancelled' && a.code !== undefined);
   loaded = true;
   renderAppointments();
 }

@@ -3,7 +3,7 @@
 // is pending. There is no push for appointments: the list is fetched at the start, after
 // each answer and every 60 s, by a timer that stops with the login.
 
-import { api } from './api.js';
+import { api, fetchAppointments } from './api.js';
 import { onSignOut } from './auth.js';
 import { guarded } from './dialog.js';
 import { agencyName, interpreterText, serviceName, siteOf } from './directory.js';
@@ -20,20 +20,9 @@ let answering = null; // the booking id whose answer is on its way
 
 /** Fetch the interpreter's bookings and show them. */
 export async function refreshInterpreterBookings() {
-  let reply;
-  try {
-    reply = await api('GET', '/console/api/appointments');
-  } catch (failure) {
-    console.warn('bookings', failure);
-    reply = null;
-  }
-  if (reply?.status !== 200) {
-    $('ibookings-error').textContent = t('bookings.load_failed');
-    return;
-  }
-  $('ibookings-error').textContent = '';
-  const now = Date.now() / 1000;
-  bookings = (reply.data.appointments ?? []).filter((a) => a.end >= now).sort((a, b) => a.start - b.start);
+  const listed = await fetchAppointments($('ibookings-error'), t('bookings.load_failed'));
+  if (listed === null) return;
+  bookings = listed;
   loaded = true;
   renderInterpreterBookings();
 }

@@ -178,10 +178,9 @@ class Call:
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
-            # aiortc closes a connection by itself when its consent checks fail (a TURN
-            # server that restarted lost the allocation): "closed" without our close is a
-            # failure too. Ours pop the connection first, so they are not repaired.
-            if pc.connectionState in ("failed", "closed") and self.peers.get(participant_id) is pc:
+            # Only "failed": a "closed" is also what the other side's going away looks
+            # like (a reloaded page), and repairing then races the page's own offer.
+            if pc.connectionState == "failed" and self.peers.get(participant_id) is pc:
                 self._inbox.put_nowait(_Repair(participant_id))
 
         self.peers[participant_id] = pc

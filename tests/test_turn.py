@@ -546,16 +546,11 @@ async def test_aiortc_calls_through_the_relay(
 
 
 @pytest.mark.timeout(150)
-@pytest.mark.xfail(
-    strict=True,
-    reason="aioice never re-allocates: ~30-35 s after coturn restarts, consent fails and aiortc"
-    " goes from ICE 'completed' straight to 'closed' (never 'failed'); signaling.client.Call"
-    " repairs only on 'failed', because repairing on 'closed' raced a reloaded page's offer",
-)
 async def test_aiortc_calls_recover_when_coturn_restarts(tmp_path: Path) -> None:
-    # A restart loses every allocation (and the TCP connections to coturn). The wanted
-    # behaviour: the relayed pair fails its consent checks, and Call repairs the
-    # connection with a new offer, which allocates afresh.
+    # A restart loses every allocation (and the TCP connections to coturn); aioice never
+    # re-allocates. ~30-35 s later the relayed pair fails its consent checks, aiortc
+    # closes the connection itself, and Call repairs it with a new offer, which
+    # allocates afresh.
     transport = "udp"
     with CoturnServer(tmp_path) as server:
         async with relay_node(server, server.url(transport)) as node:

@@ -43,11 +43,21 @@ from .wire import SignalingClient
 log = logging.getLogger(__name__)
 
 
+# How long a connection that aiortc closed by itself waits before we renegotiate: the
+# other side may be a reloaded page, whose own offer is on its way and wins.
+CLOSED_REPAIR_DELAY_S = 3.0
+
+
 @dataclass(frozen=True)
 class _Repair:
-    """A peer connection failed: renegotiate with that participant."""
+    """A peer connection broke: renegotiate with that participant.
+
+    With ``pc`` set, only while that connection is still the participant's: an offer that
+    arrived meanwhile has already replaced it.
+    """
 
     participant_id: str
+    pc: RTCPeerConnection | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,7 @@ class Call:
         self.received: defaultdict[str, Received] = defaultdict(Received)
         self._inbox: asyncio.Queue[ServerMessage | _Resumed | _Repair] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
+        self._delayed: set[asyncio.TimerHandle] = set()
         self._closed = False
         client.add_listener(self._inbox.put_nowait)
 
@@ -117,7 +128,8 @@ class Call:
 
     async def _handle(self, message: ServerMessage | _Resumed | _Repair) -> None:
         if isinstance(message, _Repair):
-            await self._repair(message.participant_id)
+            if message.pc is None or self.peers.get(message.participant_id) is message.pc:
+                await self._repair(message.participant_id)
             return
         if isinstance(message, _Resumed):
             self.self_id = message.session.self_id or self.self_id
@@ -146,10 +158,16 @@ class Call:
         """Renegotiate with a participant unless media to it still flows.
 
         Media is peer-to-peer: a signaling node dying leaves it running, and tearing a
-        working connection down would only cause a gap.
+        working connection down would only cause a gap. An offer still waiting for its
+        answer is made again: the server drops signals to a participant who is away, and
+        that lost offer would otherwise win every later glare.
         """
         pc = self.peers.get(participant_id)
-        if pc is not None and pc.connectionState in ("new", "connecting", "connected"):
+        if (
+            pc is not None
+            and pc.connectionState in ("new", "connecting", "connected")
+            and pc.signalingState != "have-local-offer"
+        ):
             return
         await self._drop(participant_id)
         try:
@@ -178,13 +196,28 @@ class Call:
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
-            # Only "failed": a "closed" is also what the other side's going away looks
-            # like (a reloaded page), and repairing then races the page's own offer.
-            if pc.connectionState == "failed" and self.peers.get(participant_id) is pc:
+            if self.peers.get(participant_id) is not pc:
+                return  # our own close: _drop pops the connection first
+            if pc.connectionState == "failed":
                 self._inbox.put_nowait(_Repair(participant_id))
+            elif pc.connectionState == "closed":
+                # aiortc closes by itself when consent is lost (a restarted TURN server)
+                # and when the other side hangs up its DTLS (a reloaded page, whose new
+                # offer must not race ours): repair later, unless an offer came first.
+                self._later(CLOSED_REPAIR_DELAY_S, _Repair(participant_id, pc))
 
         self.peers[participant_id] = pc
         return pc
+
+    def _later(self, delay: float, message: _Repair) -> None:
+        """Hand ``message`` to the worker after ``delay`` seconds (cancelled by close)."""
+
+        def deliver() -> None:
+            self._delayed.discard(handle)
+            self._inbox.put_nowait(message)
+
+        handle = asyncio.get_running_loop().call_later(delay, deliver)
+        self._delayed.add(handle)
 
     async def _consume(self, track: MediaStreamTrack, received: Received) -> None:
         """Decode every frame of a remote track and count it."""
@@ -264,6 +297,9 @@ class Call:
         if self._closed:
             return
         self._closed = True
+        for handle in self._delayed:
+            handle.cancel()
+        self._delayed.clear()
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

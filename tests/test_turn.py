@@ -628,15 +628,16 @@ def small_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_the_document_camera_publishes_through_the_relay(
-    coturn: CoturnServer,
-    transport: str,
-    small_page: Path,
-    trust_test_ca: None,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    async with relay_node(coturn, coturn.url(transport)) as node:
+@asynccontextmanager
+async def doccam_on_a_relay(
+    server: CoturnServer, url: str, page: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[DoccamService, DoccamViewer, float]]:
+    """A call whose booth's document camera publishes through ``url`` to the expert.
+
+    Yields the camera, the expert's viewer (with preview frames coming) and how long the
+    first ten frames took.
+    """
+    async with relay_node(server, url) as node:
         booth = await booth_client(node.base_url)
         expert = await staff_client(node.base_url, "kela.expert")
         await expert.request({"type": "set_availability", "status": "available"})
@@ -650,7 +651,7 @@ async def test_the_document_camera_publishes_through_the_relay(
                 node.base_url, "lib-kitee", DEMO_SECRETS["lib-kitee"], "doccam"
             )
 
-        service = DoccamService(CaptureSettings(fake=small_page, fps=10), node.ws_url, token)
+        service = DoccamService(CaptureSettings(fake=page, fps=10), node.ws_url, token)
         # The expert's side relays too, as the console's browser does under relay_only:
         # this machine's own addresses are private, and coturn rightly refuses them as
         # peers (only 127.0.0.1, the relay addresses, is allowed here).
@@ -668,15 +669,64 @@ async def test_the_document_camera_publishes_through_the_relay(
                 SessionUpdate, lambda u: any(p.kind == "doccam" for p in u.session.participants)
             )
             await viewer.wait(lambda: viewer.preview_frames >= 10, timeout=30)
-            media_s = time.monotonic() - started
-            await viewer.wait(lambda: viewer.of_type("hello"))
-            assert service.link is not None
-            (published,) = service.link._viewers.values()
-            types, selected = relay_facts(published.pc)
-            assert (types, selected) == ({"relay"}, "relay")
-            print(f"document camera relay over {transport}: preview {media_s:.2f} s")
+            yield service, viewer, time.monotonic() - started
         finally:
             await viewer.close()
             await service.close()
             await booth.close()
             await expert.close()
+
+
+def published_pc(service: DoccamService) -> RTCPeerConnection | None:
+    """The camera's one peer connection (to the expert), if it has one now."""
+    viewers = list(service.link._viewers.values()) if service.link is not None else []
+    return viewers[0].pc if len(viewers) == 1 else None
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_the_document_camera_publishes_through_the_relay(
+    coturn: CoturnServer,
+    transport: str,
+    small_page: Path,
+    trust_test_ca: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = coturn.url(transport)
+    async with doccam_on_a_relay(coturn, url, small_page, monkeypatch) as (service, viewer, s):
+        await viewer.wait(lambda: viewer.of_type("hello"))
+        assert relay_facts(published_pc(service)) == ({"relay"}, "relay")
+        print(f"document camera relay over {transport}: preview {s:.2f} s")
+
+
+@pytest.mark.timeout(150)
+async def test_the_document_camera_repairs_its_relay_when_coturn_restarts(
+    tmp_path: Path, small_page: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As for the aiortc call: consent gives up ~30 s after the allocation is lost, aiortc
+    # closes the connection, and the camera (the side that offers) offers afresh.
+    with CoturnServer(tmp_path) as server:
+        async with doccam_on_a_relay(server, server.turn_udp, small_page, monkeypatch) as (
+            service,
+            viewer,
+            _,
+        ):
+            cut = published_pc(service)
+            await asyncio.to_thread(server.restart)
+            restarted = time.monotonic()
+            before = viewer.preview_frames
+
+            def repaired() -> bool:
+                pc = published_pc(service)
+                return (
+                    pc is not None
+                    and pc is not cut
+                    and pc.connectionState == "connected"
+                    and viewer.preview_frames >= before + 50
+                )
+
+            await eventually(
+                repaired, timeout=75, interval=0.2, message="preview again after coturn restarted"
+            )
+            recovered_s = time.monotonic() - restarted
+            assert relay_facts(published_pc(service)) == ({"relay"}, "relay")
+            print(f"document camera: preview again {recovered_s:.1f} s after coturn restarted")

@@ -7,7 +7,10 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio import RedisCluster
+from redis.exceptions import MaxConnectionsError
 
+import signaling.store.redis as redis_store
 from signaling.client import SignalingClient
 from signaling.protocol import (
     CallQueued,
@@ -145,3 +148,34 @@ async def test_new_connection_on_other_node_replaces_the_old_one(
     finally:
         await old.close()
         await new.close()
+
+
+async def test_cluster_commands_wait_for_a_connection_instead_of_failing(
+    redis_cluster_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # redis-py's cluster client raises MaxConnectionsError when a node's pool is empty;
+    # the store's client waits instead. A pool of 4 against 200 concurrent store calls
+    # (the two-node load test hit the default of 64).
+    monkeypatch.setattr(redis_store, "MAX_CONNECTIONS", 4)
+    store = open_store(redis_cluster_url)
+    try:
+        members = [f"s-{i:03d}" for i in range(100)]
+        await asyncio.gather(
+            *(store.enqueue("kela/general/fi", m, i) for i, m in enumerate(members))
+        )
+        ranks = await asyncio.gather(*(store.queue_rank("kela/general/fi", m) for m in members))
+        assert ranks == list(range(100))
+        assert await store.queue_members("kela/general/fi", 1000) == members
+    finally:
+        await store.close()
+
+    # Why the store wraps it: the bare client, same pool, same load, fails.
+    plain = redis_cluster_url.replace("redis+cluster://", "redis://")
+    bare = RedisCluster.from_url(plain, max_connections=4)
+    try:
+        replies = await asyncio.gather(
+            *(bare.zcard("{probe}:q") for _ in range(200)), return_exceptions=True
+        )
+        assert any(isinstance(r, MaxConnectionsError) for r in replies), replies[:3]
+    finally:
+        await bare.aclose()

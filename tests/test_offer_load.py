@@ -26,8 +26,9 @@ from pathlib import Path
 import pytest
 
 from bench.relay_baseline import raise_nofile_limit
-from signaling.store.redis import RedisStore
+from signaling.store import Store, open_store
 
+from .conftest import STORE_SPECS
 from .load import (
     CallSeen,
     Ledger,
@@ -72,7 +73,7 @@ SEED = 4
 
 @dataclass
 class Nodes:
-    """The base URLs of the nodes under load, and their Redis (None: memory store)."""
+    """The base URLs of the nodes under load, and their store's spec (None: memory)."""
 
     urls: list[str]
     redis_url: str | None
@@ -82,10 +83,12 @@ class Nodes:
     params=[
         pytest.param("memory", id="memory-1-node"),
         pytest.param("redis", id="redis-2-nodes", marks=pytest.mark.redis),
+        pytest.param("cluster", id="cluster-2-nodes", marks=pytest.mark.redis),
     ]
 )
 async def nodes(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Nodes]:
-    """Serve the load directory: one memory node, or two nodes on one Redis."""
+    """Serve the load directory: one memory node, or two nodes on one Redis or a Redis
+    Cluster."""
     # Each node and this process hold a socket per client (250), plus files and pipes;
     # the nodes inherit the raised limit.
     limit = raise_nofile_limit(4096)
@@ -97,14 +100,15 @@ async def nodes(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         if request.param == "memory":
             names, store = ["load-node"], "memory"
         else:
-            names, store = ["load-a", "load-b"], request.getfixturevalue("redis_url")
+            spec = STORE_SPECS[request.param]
+            names, store = ["load-a", "load-b"], request.getfixturevalue(spec)
         servers: list[ServeProcess] = []
         for name in names:
             servers.append(await stack.enter_async_context(serving(store, name, config=config)))
         yield Nodes([s.base_url for s in servers], None if store == "memory" else store)
 
 
-def explain_from(store: RedisStore) -> Callable[[CallSeen, list[LoadExpert]], Awaitable[str]]:
+def explain_from(store: Store) -> Callable[[CallSeen, list[LoadExpert]], Awaitable[str]]:
     """Return a reader of the store's view of a waiting call and the idle experts."""
 
     async def explain(call: CallSeen, idle: list[LoadExpert]) -> str:
@@ -131,8 +135,8 @@ def explain_from(store: RedisStore) -> Callable[[CallSeen, list[LoadExpert]], Aw
     return explain
 
 
-async def read_all_events(redis_url: str) -> list[dict[str, object]]:
-    store = RedisStore(redis_url)
+async def read_all_events(spec: str) -> list[dict[str, object]]:
+    store = open_store(spec)
     try:
         events, after = [], "0"
         while batch := await store.read_events(after, 1000):
@@ -148,7 +152,7 @@ async def test_no_offer_is_lost_or_duplicated(
 ) -> None:
     ledger = Ledger()
     plan = expert_plan(EXPERTS)
-    store = RedisStore(nodes.redis_url) if nodes.redis_url else None
+    store = open_store(nodes.redis_url) if nodes.redis_url else None
     explain = explain_from(store) if store else None
     started = time.monotonic()
     booths: list[LoadBooth] = []

@@ -25,6 +25,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ..records import ExpertRecord, Record, SessionRecord
 from ..tasks import STOP_WAIT_S, cancel_and_wait, cancel_requested
 from .base import EventLog, Handler, Store
+from .waiting import WaitingCluster
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", bound=Record)
@@ -84,12 +85,16 @@ class RedisStore(Store):
         if cluster:
             # Every key has a hash tag and every command, script and transaction stays in
             # one slot, so the cluster client routes each to its master.
-            self._redis: Any = aioredis.RedisCluster.from_url(
-                url,
-                decode_responses=True,
-                retry=retry,
-                max_connections=MAX_CONNECTIONS,
-                socket_connect_timeout=2,
+            self._redis: Any = WaitingCluster(
+                aioredis.RedisCluster.from_url(
+                    url,
+                    decode_responses=True,
+                    retry=retry,
+                    # Beyond the commands in flight: the pubsub's own connection.
+                    max_connections=MAX_CONNECTIONS + 2,
+                    socket_connect_timeout=2,
+                ),
+                limit=MAX_CONNECTIONS,
             )
         else:
             # A busy node has hundreds of store calls in flight: beyond the pool's size

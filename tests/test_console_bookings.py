@@ -538,3 +538,45 @@ async def test_an_admin_books_for_an_expert(
         assert await item.get_by_test_id("appointment-expert").inner_text() == name
         await check_screen(page, "admin-bookings", "en")
         assert script_errors(tab.console.errors) == [], tab.console.dump()
+
+
+@pytest.mark.parametrize("lang", ["fi", "sv"])
+async def test_the_admins_appointments_tab_in_finnish_and_swedish(
+    browser: Browser, booking_node: ServeProcess, rest: Rest, lang: str
+) -> None:
+    """The admin's Appointments tab and its form speak the desk's language."""
+    status, answer = await rest(
+        "admin",
+        "POST",
+        "/appointments",
+        {
+            "expert": "vero.expert",
+            "site": "lib-kitee",
+            "start": f"{MONDAYS['sv'].isoformat()}T10:00:00+02:00",  # a winter Monday
+            "agency": "vero",
+            "service": "tax-card",
+            "language": "fi",
+        },
+    )
+    assert status == 201, answer
+    booked = answer["appointment"]
+    async with console_tab(browser, booking_node, lang=lang) as tab:
+        page = tab.page
+        await on_screen(page, "login")
+        await page.get_by_test_id("login-username").fill("admin")
+        await page.get_by_test_id("login-password").fill("demo")
+        await page.get_by_test_id("login-submit").click()
+        await on_screen(page, "supervisor")
+        tab_button = page.get_by_test_id("tab-bookings")
+        assert await tab_button.inner_text() == t(lang, "sup.tab.bookings")
+        await tab_button.click()
+        panel = page.get_by_test_id("panel-bookings")
+        await panel.get_by_test_id(f"appointment-{booked['id']}").wait_for()
+        await check_screen(page, "admin-bookings", lang)
+        await panel.get_by_test_id("booking-new").click()
+        expert_field = page.get_by_test_id("booking-expert")
+        await expert_field.wait_for()
+        label = await page.locator("label[for=booking-expert]").inner_text()
+        assert label.strip() == t(lang, "booking.expert"), label
+        await check_screen(page, "admin-bookings-form", lang)
+        assert script_errors(tab.console.errors) == [], tab.console.dump()

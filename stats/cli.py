@@ -15,7 +15,7 @@ from typing import Any
 from signaling.logs import LOG_FORMATS, configure_logging
 from signaling.store import open_store
 
-from .consumer import Consumer
+from .consumer import KEEP_EVENTS_S, Consumer
 from .db import open_database
 from .output import as_csv, as_json, as_table, parse_day
 from .report import DEFAULT_SUPPRESS_BELOW, PERIODS, ReportError, ReportQuery, report
@@ -51,6 +51,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     consume.add_argument("--store", default="memory", help="redis:// URL of the nodes' store")
     consume.add_argument("--db", default=DEFAULT_DB)
     consume.add_argument("--once", action="store_true", help="stop when caught up")
+    consume.add_argument(
+        "--keep-events-h",
+        type=float,
+        default=KEEP_EVENTS_S / 3600,
+        help="trim events from the store this many hours after the database took them",
+    )
     consume.add_argument("--log-format", choices=LOG_FORMATS, default="text")
     consume.set_defaults(func=_consume)
 
@@ -125,7 +131,7 @@ def _consume(args: argparse.Namespace) -> int:
         database = await open_database(args.db)
         try:
             await migrate(database)
-            consumer = Consumer(store, database)
+            consumer = Consumer(store, database, keep_s=args.keep_events_h * 3600)
             if args.once:
                 while await consumer.consume_once():
                     pass

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,6 +29,12 @@ IDLE_POLL_S = 0.5
 RETRY_MAX_S = 10.0
 CHUNK = 500  # ids per IN (...) list: under SQLite's variable limit, quick on PostgreSQL
 CHECKPOINT_KEY = "checkpoint:events"
+# Events stay in the store this long after the database took them (a day to look at or
+# replay), then the consumer trims them: the store's log must not grow for ever.
+KEEP_EVENTS_S = 24 * 3600.0
+# Checkpoints are remembered for trimming one per this step: an event may go this much
+# before its KEEP_EVENTS_S are up, and the consumer keeps a day's list in a few kB.
+TRIM_STEP_S = 60.0
 
 # One encoder for every event body (json.dumps with separators builds one per call).
 _JSON = json.JSONEncoder(separators=(",", ":"))
@@ -44,13 +51,24 @@ class Consumer:
     """Reads events after the database's checkpoint and applies them in batches."""
 
     def __init__(
-        self, store: Store, database: Database, zone: str = "Europe/Helsinki", batch: int = BATCH
+        self,
+        store: Store,
+        database: Database,
+        zone: str = "Europe/Helsinki",
+        batch: int = BATCH,
+        keep_s: float = KEEP_EVENTS_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.database = database
         self.zone = ZoneInfo(zone)
         self.batch = batch
+        self.keep_s = keep_s
+        self.clock = clock
         self.applied = 0  # events applied by this consumer (new ones only)
+        self.trimmed = 0  # events this consumer trimmed from the store
+        # (when, epoch, id) of committed checkpoints, oldest first: what may be trimmed when.
+        self._committed: deque[tuple[float, str, str]] = deque()
 
     async def checkpoint(self) -> str:
         """The id of the last event the database has taken from this life of the log
@@ -80,18 +98,39 @@ class Consumer:
 
     async def consume_once(self) -> int:
         """Apply one batch; return how many events were read (0: caught up)."""
+        await self._trim()
         after = await self.checkpoint()
         entries = await self.store.read_events(after=after, count=self.batch)
         if not entries:
             return 0
+        epoch = await self.store.log_epoch()
         async with self.database.transaction() as conn:
             self.applied += await self.apply(conn, entries)
             await conn.execute(
                 "INSERT INTO stats_meta (key, value) VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (CHECKPOINT_KEY, f"{await self.store.log_epoch()} {entries[-1][0]}"),
+                (CHECKPOINT_KEY, f"{epoch} {entries[-1][0]}"),
             )
+        now = self.clock()
+        if self._committed and now - self._committed[-1][0] < TRIM_STEP_S:
+            self._committed[-1] = (self._committed[-1][0], epoch, entries[-1][0])
+        else:
+            self._committed.append((now, epoch, entries[-1][0]))
         return len(entries)
+
+    async def _trim(self) -> None:
+        """Trim the store's log through the newest checkpoint committed ``keep_s`` ago."""
+        due = None
+        while self._committed and self.clock() - self._committed[0][0] >= self.keep_s:
+            due = self._committed.popleft()
+        if due is None:
+            return
+        _, epoch, through = due
+        if epoch != await self.store.log_epoch():
+            return  # the log started over since: that id names nothing in it
+        gone = await self.store.trim_events(through)
+        self.trimmed += gone
+        log.info("statistics consumer trimmed %d events through %s from the store", gone, through)
 
     async def apply(self, conn: Connection, entries: Sequence[tuple[str, Event]]) -> int:
         """Insert the unseen events of ``entries`` and apply them; return how many."""

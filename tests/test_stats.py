@@ -189,6 +189,53 @@ async def test_a_log_that_starts_over_is_read_from_its_start(stats_db: Database)
     assert count == [(len(MARCH_2) + len(MARCH_3),)]
 
 
+async def test_the_consumer_trims_the_store_a_day_after_the_database_took_the_events(
+    stats_db: Database,
+) -> None:
+    store = MemoryStore()
+    now = [1000.0]
+    consumer = Consumer(store, stats_db, batch=7, keep_s=86400.0, clock=lambda: now[0])
+    for call in MARCH_2:
+        for event in events_of(call):
+            await store.append_event(event)
+    logged = len(await store.read_events(count=10_000))
+    while await consumer.consume_once():
+        now[0] += 1.0  # batches a second apart: one remembered checkpoint a minute
+    first = await report(stats_db, MARCH)
+    assert consumer.trimmed == 0 and len(await store.read_events(count=10_000)) == logged
+
+    now[0] += 86400.0 - 60.0  # not yet a day since the batches were taken
+    assert await consumer.consume_once() == 0
+    assert consumer.trimmed == 0
+    now[0] += 60.0
+    assert await consumer.consume_once() == 0
+    assert consumer.trimmed == logged
+    assert await store.read_events() == []
+    # The statistics are the database's: the same report; new events go on being counted.
+    assert await report(stats_db, MARCH) == first
+    for event in events_of(MARCH_3[0]):
+        await store.append_event(event)
+    assert await consumer.consume_once() == len(events_of(MARCH_3[0]))
+    count = await stats_db.fetch("SELECT COUNT(*) FROM sessions")
+    assert count == [(len(MARCH_2) + 1,)]
+
+
+async def test_a_trim_due_after_the_log_started_over_trims_nothing(stats_db: Database) -> None:
+    store = MemoryStore()
+    now = [0.0]
+    consumer = Consumer(store, stats_db, keep_s=10.0, clock=lambda: now[0])
+    for event in events_of(MARCH_2[0]):
+        await store.append_event(event)
+    await consumer.consume_once()
+    consumer.store = fresh = MemoryStore()  # a node restarted on the memory store
+    for event in events_of(MARCH_2[1]):
+        await fresh.append_event(event)
+    now[0] = 20.0
+    await consumer.consume_once()
+    assert consumer.trimmed == 0
+    assert len(await fresh.read_events()) == len(events_of(MARCH_2[1]))
+
+
 async def test_events_out_of_order_and_late_feedback(stats_db: Database) -> None:
     calls = [kela(n, "2026-03-02", feedback=4) for n in range(5)]
     store = MemoryStore()

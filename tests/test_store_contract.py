@@ -389,6 +389,28 @@ async def test_events_append_and_read_after(store: Store) -> None:
     assert await store.read_events(after=ids[-1]) == []
 
 
+async def test_trimmed_events_are_gone_and_reading_goes_on(store: Store) -> None:
+    events: list[dict[str, Any]] = [{"type": "session.requested", "n": n} for n in range(6)]
+    ids = [await store.append_event(e) for e in events]
+    audit_id = await store.append_event({"action": "login"}, log="audit")
+
+    assert await store.trim_events(ids[2]) == 3
+    assert await store.trim_events(ids[2]) == 0  # again: nothing more
+    kept = list(zip(ids[3:], events[3:], strict=True))
+    assert await store.read_events() == kept
+    assert await store.read_events(after=ids[2]) == kept
+    assert await store.read_events(after=ids[0]) == kept  # a reader behind the trim
+    assert await store.read_events(after=ids[3], count=1) == kept[1:2]
+    # New entries follow on; the other log is untouched.
+    later = await store.append_event({"type": "session.ended"})
+    assert [i for i, _ in await store.read_events(after=ids[-1])] == [later]
+    assert later not in ids
+    assert [i for i, _ in await store.read_events(log="audit")] == [audit_id]
+    assert await store.trim_events(later) == 4
+    assert await store.read_events() == []
+    assert await store.append_event({"n": 7}) not in [*ids, later]
+
+
 async def test_present_subjects_are_the_connected_ones_with_their_nodes(store: Store) -> None:
     assert await store.present_subjects() == {}
     await store.touch_presence(["staff:a", "site:b"], "node-1", 10.0)

@@ -218,6 +218,11 @@ class Store(abc.ABC):
     ) -> list[tuple[str, dict[str, Any]]]:
         """Return up to ``count`` events logged after id ``after``, oldest first."""
 
+    @abc.abstractmethod
+    async def trim_events(self, through: str, log: EventLog = "events") -> int:
+        """Forget the entries up to and including id ``through`` (a reader has them
+        durably); return how many went. Reading after a forgotten id still works."""
+
     # --- delivery between nodes ----------------------------------------------------
 
     @abc.abstractmethod

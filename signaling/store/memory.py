@@ -77,6 +77,7 @@ class MemoryStore(Store):
         self._nodes: dict[str, str] = {}
         self._members: defaultdict[str, set[str]] = defaultdict(set)
         self._logs: dict[str, list[tuple[str, dict[str, Any]]]] = {"events": [], "audit": []}
+        self._trimmed: dict[str, int] = {"events": 0, "audit": 0}  # entries forgotten
         self._health: dict[str, str] = {}
         self._login_failures: dict[str, list[float]] = {}
         self._records: dict[str, str] = {}
@@ -269,7 +270,7 @@ class MemoryStore(Store):
 
     async def append_event(self, event: dict[str, Any], log: EventLog = "events") -> str:
         entries = self._logs[log]
-        event_id = f"{len(entries) + 1}-0"
+        event_id = f"{self._trimmed[log] + len(entries) + 1}-0"
         entries.append((event_id, dict(event)))
         return event_id
 
@@ -279,8 +280,16 @@ class MemoryStore(Store):
     async def read_events(
         self, after: str = "0", count: int = 1000, log: EventLog = "events"
     ) -> list[tuple[str, dict[str, Any]]]:
-        start = int(after.split("-")[0])
+        start = max(0, int(after.split("-")[0]) - self._trimmed[log])
         return [(i, dict(e)) for i, e in self._logs[log][start : start + count]]
+
+    async def trim_events(self, through: str, log: EventLog = "events") -> int:
+        gone = min(int(through.split("-")[0]) - self._trimmed[log], len(self._logs[log]))
+        if gone <= 0:
+            return 0
+        del self._logs[log][:gone]
+        self._trimmed[log] += gone
+        return gone
 
     async def publish(self, channel: str, payload: str) -> None:
         for channels, handler in list(self._subscribers):

@@ -308,6 +308,12 @@ class RedisStore(Store):
         entries = await self._redis.xrange(_key(log), min=start, max="+", count=count)
         return [(_text(i), json.loads((fields or {})["event"])) for i, fields in entries or ()]
 
+    async def trim_events(self, through: str, log: EventLog = "events") -> int:
+        ms, _, seq = through.partition("-")
+        # XTRIM MINID keeps ids >= MINID: the id right after ``through``.
+        after = f"{ms}-{int(seq or 0) + 1}"
+        return int(await self._redis.xtrim(_key(log), minid=after, approximate=False))
+
     async def publish(self, channel: str, payload: str) -> None:
         await self._redis.publish(f"{PREFIX}:ch:{channel}", payload)
 

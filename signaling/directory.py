@@ -260,6 +260,10 @@ class Site(_Model):
     region: _Text
     device_secret: SecretStr
     default_language: UiLanguage = "fi"
+    # This site's devices gather relay candidates only (a network where direct paths must
+    # not be used); the experts who answer it keep their own policy. [ice] relay_only
+    # makes every client relay.
+    relay_only: StrictBool = False
 
     @field_validator("device_secret")
     @classmethod
@@ -551,6 +555,13 @@ class Directory(_Model):
                         f"{username!r} is not an interpreter account",
                         ("agencies", index, "preferred_interpreters", position),
                     )
+        if not self.ice.turn_urls:
+            for index, site in enumerate(self.sites):
+                if site.relay_only:
+                    raise _LocatedError(
+                        "relay_only needs [ice] turn_urls to relay through",
+                        ("sites", index, "relay_only"),
+                    )
         self._providers = providers
         self._agencies = agencies
         self._sites = {site.id: site for site in self.sites}
@@ -565,6 +576,11 @@ class Directory(_Model):
     def site(self, site_id: str) -> Site | None:
         """Return the site with the given id, or None."""
         return self._sites.get(site_id)
+
+    def relay_only(self, site_id: str | None) -> bool:
+        """Whether a client (of ``site_id``, if it belongs to a site) must only relay."""
+        site = self._sites.get(site_id) if site_id else None
+        return self.ice.relay_only or (site is not None and site.relay_only)
 
     def account(self, username: str) -> StaffAccount | None:
         """Return the staff account with the given username, or None."""

@@ -457,7 +457,9 @@ class Node:
                 ice_servers=ice_servers(
                     self.directory.ice, principal.subject.split(":", 1)[0], self.clock()
                 ),
-                ice_transport_policy="relay" if self.directory.ice.relay_only else "all",
+                ice_transport_policy=(
+                    "relay" if self.directory.relay_only(principal.site) else "all"
+                ),
                 sessions=[s.info(principal.subject) for s in sessions],
                 resumed=resumed and bool(sessions),
             )

@@ -434,6 +434,23 @@ def test_expert_unknown_agency(tmp_path: Path) -> None:
     assert "unknown agency 'fpa'" in error.reason
 
 
+def test_a_relay_only_site_needs_a_turn_server(tmp_path: Path) -> None:
+    data = demo_data()
+    data["sites"][1]["relay_only"] = True
+    error = load_error(tmp_path, data)
+    assert error.key == f"sites[{data['sites'][1]['id']}].relay_only"
+    assert "turn_urls" in error.reason
+    data["ice"] = {"turn_urls": ["turn:turn.example.fi:3478"], "turn_secret": "s3cret"}
+    directory = load_directory(write(tmp_path, data))
+    assert directory.relay_only(data["sites"][1]["id"])
+    assert not directory.relay_only(data["sites"][0]["id"])
+    assert not directory.relay_only(None)  # staff belong to no site
+    data["sites"][1]["relay_only"] = False
+    data["ice"]["relay_only"] = True
+    everyone = load_directory(write(tmp_path, data))
+    assert everyone.relay_only(data["sites"][0]["id"]) and everyone.relay_only(None)
+
+
 def test_supervisor_unknown_agency(tmp_path: Path) -> None:
     data = demo_data()
     supervisor = next(s for s in data["staff"] if s["username"] == "supervisor")

@@ -33,7 +33,7 @@ from endpoint_agent.doccam import DoccamService
 from signaling.client import device_token, login
 from signaling.client.doccam import DoccamViewer
 from signaling.client.ice import order_turn_urls, rtc_configuration, turn_transport
-from signaling.directory import IceSettings
+from signaling.directory import Directory, IceSettings
 from signaling.ice import turn_credentials
 from signaling.protocol import CallQueued, Offer, SessionUpdate, Welcome
 from signaling.store import MemoryStore
@@ -44,6 +44,7 @@ from .support import (
     DEMO_SECRETS,
     RunningNode,
     booth_client,
+    demo_data,
     directory_with,
     eventually,
     frames,
@@ -261,6 +262,14 @@ def test_relay_only_needs_a_turn_server() -> None:
     assert ice.relay_only and not IceSettings().relay_only
 
 
+def site_relay_only_directory(ice: dict[str, Any], site: str = "lib-kitee") -> Directory:
+    """The demo directory with these ICE settings and ``site`` relay only."""
+    data = demo_data()
+    data["ice"] = ice
+    next(s for s in data["sites"] if s["id"] == site)["relay_only"] = True
+    return Directory.model_validate(data)
+
+
 def test_aiortc_gets_the_turn_url_of_the_preferred_transport_first(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -373,6 +382,48 @@ async def gather(page: Page, coturn: CoturnServer, url: str) -> dict[str, Any]:
     server = {"urls": [url], "username": username, "credential": credential}
     result: dict[str, Any] = await page.evaluate(GATHER, [server, "relay"])
     return result
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(120)
+async def test_a_relay_only_site_relays_while_its_expert_may_use_any_path(
+    coturn: CoturnServer,
+) -> None:
+    ice = {"turn_urls": [coturn.turn_udp], "turn_secret": coturn.secret}
+    async with (
+        running_node(MemoryStore(), site_relay_only_directory(ice), node_id="site-relay") as node,
+        static_site() as site,
+        launch_chromium() as browser,
+        open_page(browser) as booth_tab,
+        open_page(browser) as expert_tab,
+    ):
+        booth, expert = booth_tab.page, expert_tab.page
+        token = await device_token(node.base_url, "lib-kitee", DEMO_SECRETS["lib-kitee"])
+        await connect_page(booth, site, node, token)
+        await connect_page(expert, site, node, await login(node.base_url, "kela.expert", "demo"))
+        policy = "harness.welcomes.at(-1).ice_transport_policy"
+        assert (await booth.evaluate(policy), await expert.evaluate(policy)) == ("relay", "all")
+        other = await booth_client(node.base_url, "bus-lieksa")
+        try:
+            assert other.welcome is not None and other.welcome.ice_transport_policy == "all"
+        finally:
+            await other.close()
+        taking = asyncio.ensure_future(expert.evaluate("harness.takeNextCall()"))
+        await booth.evaluate("([request]) => harness.callRequest(request)", [KELA])
+        await taking
+        for page in (booth, expert):
+            await video_frames_advancing(page, "#remote", timeout=30)
+        (booth_pair,) = await booth.evaluate(SELECTED_PAIRS)
+        (expert_pair,) = await expert.evaluate(SELECTED_PAIRS)
+        print(f"booth: {booth_pair}\nexpert: {expert_pair}")
+        # The booth's own address never reaches the other side: it offers only relays.
+        assert {c["type"] for c in booth_pair["locals"]} == {"relay"}, booth_pair
+        assert booth_pair["local"]["type"] == "relay", booth_pair
+        assert expert_pair["remote"]["type"] == "relay", expert_pair
+        # The expert gathered every kind it could (its own address too).
+        assert {"host", "relay"} <= {c["type"] for c in expert_pair["locals"]}, expert_pair
+        for tab in (booth_tab, expert_tab):
+            assert not tab.console.errors, tab.console.dump()
 
 
 @pytest.mark.browser

@@ -398,9 +398,7 @@ async def test_a_relay_only_site_relays_while_its_expert_may_use_any_path(
         open_page(browser) as expert_tab,
     ):
         booth, expert = booth_tab.page, expert_tab.page
-        token = await device_token(node.base_url, "lib-kitee", DEMO_SECRETS["lib-kitee"])
-        await connect_page(booth, site, node, token)
-        await connect_page(expert, site, node, await login(node.base_url, "kela.expert", "demo"))
+        await connect_booth_and_expert(booth, expert, site, node)
         policy = "harness.welcomes.at(-1).ice_transport_policy"
         assert (await booth.evaluate(policy), await expert.evaluate(policy)) == ("relay", "all")
         other = await booth_client(node.base_url, "bus-lieksa")
@@ -408,9 +406,7 @@ async def test_a_relay_only_site_relays_while_its_expert_may_use_any_path(
             assert other.welcome is not None and other.welcome.ice_transport_policy == "all"
         finally:
             await other.close()
-        taking = asyncio.ensure_future(expert.evaluate("harness.takeNextCall()"))
-        await booth.evaluate("([request]) => harness.callRequest(request)", [KELA])
-        await taking
+        await booth_calls_expert(booth, expert)
         for page in (booth, expert):
             await video_frames_advancing(page, "#remote", timeout=30)
         (booth_pair,) = await booth.evaluate(SELECTED_PAIRS)
@@ -449,6 +445,20 @@ async def connect_page(page: Page, site: str, node: RunningNode, token: str) -> 
     await page.evaluate("harness.openMedia('S')")
 
 
+async def connect_booth_and_expert(booth: Page, expert: Page, site: str, node: RunningNode) -> None:
+    """Connect the Kitee library's booth and Kela's expert, cameras open."""
+    token = await device_token(node.base_url, "lib-kitee", DEMO_SECRETS["lib-kitee"])
+    await connect_page(booth, site, node, token)
+    await connect_page(expert, site, node, await login(node.base_url, "kela.expert", "demo"))
+
+
+async def booth_calls_expert(booth: Page, expert: Page) -> None:
+    """The booth asks for Kela; the expert takes the call."""
+    taking = asyncio.ensure_future(expert.evaluate("harness.takeNextCall()"))
+    await booth.evaluate("([request]) => harness.callRequest(request)", [KELA])
+    await taking
+
+
 @pytest.mark.browser
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -464,13 +474,9 @@ async def test_a_booth_and_an_expert_in_chromium_call_through_the_relay(
         open_page(browser) as expert_tab,
     ):
         booth, expert = booth_tab.page, expert_tab.page
-        token = await device_token(node.base_url, "lib-kitee", DEMO_SECRETS["lib-kitee"])
-        await connect_page(booth, site, node, token)
-        await connect_page(expert, site, node, await login(node.base_url, "kela.expert", "demo"))
+        await connect_booth_and_expert(booth, expert, site, node)
         assert await booth.evaluate("harness.welcomes.at(-1).ice_transport_policy") == "relay"
-        taking = asyncio.ensure_future(expert.evaluate("harness.takeNextCall()"))
-        await booth.evaluate("([request]) => harness.callRequest(request)", [KELA])
-        await taking
+        await booth_calls_expert(booth, expert)
         started = time.monotonic()
         for page in (booth, expert):
             await video_frames_advancing(page, "#remote", timeout=30)
@@ -518,13 +524,8 @@ async def test_a_chromium_call_recovers_when_coturn_restarts(tmp_path: Path) -> 
             open_page(browser) as expert_tab,
         ):
             booth, expert = booth_tab.page, expert_tab.page
-            token = await device_token(node.base_url, "lib-kitee", DEMO_SECRETS["lib-kitee"])
-            await connect_page(booth, site, node, token)
-            staff = await login(node.base_url, "kela.expert", "demo")
-            await connect_page(expert, site, node, staff)
-            taking = asyncio.ensure_future(expert.evaluate("harness.takeNextCall()"))
-            await booth.evaluate("([request]) => harness.callRequest(request)", [KELA])
-            await taking
+            await connect_booth_and_expert(booth, expert, site, node)
+            await booth_calls_expert(booth, expert)
             for page in (booth, expert):
                 await video_frames_advancing(page, "#remote", timeout=30)
             ufrags = await booth.evaluate("harness.iceUfrags()")

@@ -14,10 +14,10 @@ crosses it. The kiosk is walked into a Kela call as a citizen would, then:
   Redis: the page and the expert resume the same session, and media never stops;
 - the booth's address changes (a bus changes carrier): ICE restarts and media comes back;
 - the booth's uplink is capped at 1 Mbit/s (tc tbf) and 3 % of its packets are lost each
-  way (nftables): the audio keeps flowing and the kiosk's video fits under the cap at full
-  frame rate (measured with getStats at the kiosk and at the aiortc expert). Chromium's
-  fake camera needs only about 850 kbit/s at 720p, so the cap barely pinches it: this
-  does not show the encoder stepping down under congestion (docs/BENCHMARKS.md).
+  way (nftables): the audio keeps flowing and the kiosk's video steps down to fit under
+  the cap at full frame rate (measured with getStats at the kiosk and at the aiortc
+  expert). Chromium's own fake camera needs under 1 Mbit/s, so this test gives the kiosk a
+  camera file that needs more (tests/fake_camera.py): uncapped it sends 1.5-2 Mbit/s.
 
 Each test prints its measured figures, and one line ``HOSTILE {json}`` for docs/BENCHMARKS.md.
 """
@@ -27,10 +27,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import statistics
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from playwright.async_api import Browser, Page, async_playwright
 from signaling.client import Call, SignalingClient
 from signaling.protocol import SessionEnded
 
+from . import fake_camera
 from .browser import CHROMIUM_ARGS, open_page, require_chromium, screenshot
 from .kiosk import VIEWPORT, ask_for_kela, expert_at, in_the_call, on_screen
 from .netns import Namespace, network_namespace
@@ -67,12 +69,14 @@ def report(test: str, **figures: Any) -> None:
 
 
 @contextlib.asynccontextmanager
-async def chromium_in(ns: Namespace, tmp_path: Path) -> AsyncIterator[Browser]:
+async def chromium_in(
+    ns: Namespace, tmp_path: Path, extra_args: Sequence[str] = ()
+) -> AsyncIterator[Browser]:
     """Run the system Chromium inside the namespace (Playwright talks to it over a pipe)."""
     wrapper = ns.write_wrapper(tmp_path / "chromium-in-netns", str(require_chromium()))
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=wrapper, headless=True, args=CHROMIUM_ARGS
+            executable_path=wrapper, headless=True, args=[*CHROMIUM_ARGS, *extra_args]
         )
         try:
             yield browser
@@ -258,6 +262,7 @@ _KIOSK_STATS = """async () => {
         target: s.targetBitrate ?? null, limitation: s.qualityLimitationReason ?? null,
         retransmitted: s.retransmittedBytesSent ?? 0, nacks: s.nackCount ?? 0,
         plis: s.pliCount ?? 0, keyframes: s.keyFramesEncoded ?? 0,
+        qp_sum: s.qpSum ?? 0, encoded: s.framesEncoded ?? 0,
       };
     } else if (s.type === 'outbound-rtp' && s.kind === 'audio') {
       out.audio_out = { bytes: s.bytesSent + (s.headerBytesSent ?? 0), packets: s.packetsSent };
@@ -290,16 +295,19 @@ class Rig:
 
 
 @contextlib.asynccontextmanager
-async def booth_in_a_call(tmp_path: Path, node: ServeProcess, ns: Namespace) -> AsyncIterator[Rig]:
+async def booth_in_a_call(
+    tmp_path: Path, node: ServeProcess, ns: Namespace, chromium_args: Sequence[str] = ()
+) -> AsyncIterator[Rig]:
     """A namespaced booth and Chromium whose kiosk is in a call with media both ways.
 
     The citizen: suomi -> Kela -> general -> device check -> start; the expert answers.
+    ``chromium_args`` are added to the usual ones (another fake camera, say).
     """
     booth = BoothProcess(f"http://{ns.host_address}:{node.port}", prefix=ns.exec_command())
     try:
         url = await booth.start()
         async with (
-            chromium_in(ns, tmp_path) as browser,
+            chromium_in(ns, tmp_path, chromium_args) as browser,
             open_page(browser, viewport=VIEWPORT) as tab,
             expert_at(node, "kela.expert") as expert,
         ):
@@ -578,7 +586,15 @@ async def test_booth_address_changes_mid_call_ice_restart_brings_media_back(
 
 # --- a narrow, lossy uplink ----------------------------------------------------------------
 
-CALM_S = 20.0  # Chromium's bandwidth estimate ramps up before the calm window
+# Before the calm window, Chromium's bandwidth estimate must climb well above the cap. The
+# aiortc expert's REMB (its only congestion feedback) raises it by about 8 % a second from
+# 300 kbit/s, and cuts it when the expert's late event loop looks like a queue.
+RAMP_TARGET = 1.5  # the video bitrate to wait for, times the cap
+RAMP_BOUND_S = 120.0
+CALM_FLOOR = 1.3  # uncapped, the kiosk sends at least this times the cap
+TARGET_DROP = 0.7  # capped, the encoder's target is at most this times the uncapped one
+QP_RISE = 1.3  # capped, its mean quantizer is at least this times the uncapped one
+EXPERT_VIDEO_GAP_S = 6.0  # the expert's longest wait for a new frame, capped (see below)
 SETTLE_S = 10.0  # after the impairment starts, before the hostile window
 WINDOW_S = 20.0
 
@@ -602,6 +618,50 @@ def _percent(part: float, whole: float) -> float:
 def _kbps(before: dict[str, Any], after: dict[str, Any], key: str) -> float:
     seconds = after["at"] - before["at"]
     return round((after[key]["bytes"] - before[key]["bytes"]) * 8 / seconds / 1000, 1)
+
+
+@contextlib.contextmanager
+def favoured(niceness: int = -10) -> Iterator[None]:
+    """Run this thread and what it starts (threads, processes) ahead of others (root only).
+
+    The aiortc expert stamps each packet's arrival when its event loop gets to it; when
+    the scheduler runs other processes first (Chromium's encoder, a neighbour's build),
+    the stamps stretch and its estimator takes the delay for a queue on the link.
+    """
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    os.setpriority(os.PRIO_PROCESS, 0, niceness)
+    try:
+        yield
+    finally:
+        os.setpriority(os.PRIO_PROCESS, 0, before)
+
+
+async def ramp_up(rig: Rig, sent_kbps: float, timeout: float = RAMP_BOUND_S) -> list[str]:
+    """Wait until the kiosk sends ``sent_kbps`` of video over 2 s; return its climb."""
+    climb: list[str] = []
+    start = time.monotonic()
+    before: dict[str, Any] | None = None
+    while True:
+        reading = await rig.page.evaluate(_KIOSK_STATS)
+        if reading and "video_out" in reading:
+            video = reading["video_out"]
+            sent = _kbps(before, reading, "video_out") if before else 0.0
+            climb.append(
+                f"  +{time.monotonic() - start:4.1f} s sends {sent:.0f} kbit/s, target "
+                f"{(video['target'] or 0) / 1000:.0f}, estimate "
+                f"{(reading.get('available') or 0) / 1000:.0f}, "
+                f"{video['width']}x{video['height']} ({video['limitation']})"
+            )
+            if sent >= sent_kbps:
+                return climb
+            before = reading
+        if time.monotonic() - start > timeout:
+            raise AssertionError(
+                f"the kiosk never sent {sent_kbps:.0f} kbit/s of video in {timeout} s (the "
+                "aiortc expert's REMB keeps cutting the estimate when the machine is too "
+                "busy to stamp arrivals on time):\n" + "\n".join(climb)
+            )
+        await asyncio.sleep(2.0)
 
 
 async def measure_window(rig: Rig, watch: Watch, seconds: float) -> dict[str, Any]:
@@ -631,6 +691,8 @@ async def measure_window(rig: Rig, watch: Watch, seconds: float) -> dict[str, An
     sent_fps = (last["video_out"]["frames"] - first["video_out"]["frames"]) / (
         last["at"] - first["at"]
     )
+    encoded = last["video_out"]["encoded"] - first["video_out"]["encoded"]
+    qp_sum = last["video_out"]["qp_sum"] - first["video_out"]["qp_sum"]
     heights = [r["video_out"]["height"] for r in readings if r["video_out"]["height"]]
     targets = [r["video_out"]["target"] for r in readings if r["video_out"]["target"]]
     available = [r["available"] for r in readings if r.get("available")]
@@ -646,9 +708,15 @@ async def measure_window(rig: Rig, watch: Watch, seconds: float) -> dict[str, An
         "kiosk_video_fps": round(sent_fps, 1),
         "kiosk_video_height": [min(heights, default=0), max(heights, default=0)],
         "kiosk_video_width": last["video_out"]["width"],
+        "kiosk_video_qp": round(qp_sum / encoded, 1) if encoded else None,  # VP8: 0..127
         "kiosk_target_kbps": round(statistics.median(targets) / 1000) if targets else None,
         "kiosk_available_kbps": round(statistics.median(available) / 1000) if available else None,
         "kiosk_limitation": dict(Counter(r["video_out"]["limitation"] for r in readings)),
+        # What the expert asked for (retransmissions, key frames) and the key frames sent.
+        **{
+            f"kiosk_{key}": last["video_out"][key] - first["video_out"][key]
+            for key in ("nacks", "plis", "keyframes")
+        },
         "kiosk_audio_concealed_pct": _percent(audio_in["concealed"], audio_in["samples"]),
         "kiosk_audio_loss_pct": _percent(audio_in["lost"], audio_in["packets"] + audio_in["lost"]),
         "expert_audio_fps": round((samples[-1].expert_audio - samples[0].expert_audio) / span, 1),
@@ -660,55 +728,81 @@ async def measure_window(rig: Rig, watch: Watch, seconds: float) -> dict[str, An
     }
 
 
-@pytest.mark.timeout(240)
-async def test_booth_uplink_1_mbit_3_percent_loss_audio_flows_video_fits_under_the_cap(
+@pytest.mark.timeout(330)
+async def test_booth_uplink_1_mbit_3_percent_loss_audio_flows_video_steps_down(
     tmp_path: Path, redis_url: str, ns: Namespace
 ) -> None:
-    async with (
-        serving(redis_url, "res-lossy-node", host="0.0.0.0") as node,
-        booth_in_a_call(tmp_path, node, ns) as rig,
-    ):
-        async with watching(rig) as watch:
-            await asyncio.sleep(CALM_S)  # a measurement window, not a wait for a condition
-            calm = await measure_window(rig, watch, 5.0)
-            print(f"calm: {calm}")
+    # A camera that wants more than the cap (Chromium's own fake camera does not).
+    camera = await asyncio.to_thread(fake_camera.write_y4m, tmp_path / "camera.y4m")
+    with favoured():
+        async with (
+            serving(redis_url, "res-lossy-node", host="0.0.0.0") as node,
+            booth_in_a_call(
+                tmp_path, node, ns, [f"--use-file-for-fake-video-capture={camera}"]
+            ) as rig,
+        ):
+            # Before the watch: its sampling, on the expert's event loop, would add to the
+            # jitter that the expert's estimator takes for a queue.
+            climb = await ramp_up(rig, RAMP_TARGET * UPLINK_KBIT)
+            print("the kiosk's climb:\n" + "\n".join(climb))
+            async with watching(rig) as watch:
+                calm = await measure_window(rig, watch, 5.0)
+                print(f"calm: {calm}")
 
-            rig.ns.limit_uplink(UPLINK_KBIT)
-            rig.ns.drop_randomly(LOSS_PERCENT)
-            await asyncio.sleep(SETTLE_S)
-            hostile = await measure_window(rig, watch, WINDOW_S)
-            dropped = rig.ns.dropped()
-            print(f"{UPLINK_KBIT} kbit/s up, {LOSS_PERCENT} % loss each way: {hostile}")
-            print(f"dropped by the loss rules: {dropped}\n{rig.ns.uplink_stats()}")
-            report(
-                "uplink",
-                uplink_kbit=UPLINK_KBIT,
-                loss_pct=LOSS_PERCENT,
-                calm=calm,
-                hostile=hostile,
-                dropped=dropped,
-            )
+                rig.ns.limit_uplink(UPLINK_KBIT)
+                rig.ns.drop_randomly(LOSS_PERCENT)
+                await asyncio.sleep(SETTLE_S)
+                hostile = await measure_window(rig, watch, WINDOW_S)
+                dropped = rig.ns.dropped()
+                print(f"{UPLINK_KBIT} kbit/s up, {LOSS_PERCENT} % loss each way: {hostile}")
+                print(watch.progress(time.monotonic() - WINDOW_S))
+                print(f"dropped by the loss rules: {dropped}\n{rig.ns.uplink_stats()}")
+                report(
+                    "uplink",
+                    uplink_kbit=UPLINK_KBIT,
+                    loss_pct=LOSS_PERCENT,
+                    calm=calm,
+                    hostile=hostile,
+                    dropped=dropped,
+                )
 
-            # The rules did bite, both ways.
-            assert dropped.get("ingress", 0) > 0 and dropped.get("egress", 0) > 0, dropped
-            # Audio keeps flowing: the booth's 50 packets/s reach the expert but for the
-            # loss, its decoding never stalls for long, and the kiosk conceals little of the
-            # expert's voice. (aiortc's jitter buffer drops a little more than is lost.)
-            assert hostile["expert_audio_loss_pct"] <= 8, hostile
-            assert hostile["expert_audio_fps"] >= 35, hostile
-            assert hostile["expert_audio_gap_s"] <= 1.0, hostile
-            assert hostile["kiosk_audio_loss_pct"] <= 8, hostile
-            assert hostile["kiosk_audio_concealed_pct"] <= 10, hostile
-            # Video fits the link: what the kiosk sends stays under the cap with room for
-            # the audio, and frames keep arriving at the expert at a watchable rate.
-            sent = hostile["kiosk_video_kbps"] + hostile["kiosk_audio_kbps"]
-            assert sent <= 0.95 * UPLINK_KBIT, hostile
-            assert hostile["kiosk_video_fps"] >= 15, hostile
-            assert hostile["expert_video_fps"] >= 15, hostile
-            assert hostile["expert_video_gap_s"] <= 2.0, hostile
-            after = watch.last()
-            assert {s.screen for s in watch.samples} == {"call"}, watch.timeline()
-            assert list(after.peers) == [rig.expert_participant], after.peers
-            rig.ns.stop_dropping()
-            rig.ns.unlimit_uplink()
-        await end_the_same_call(rig)
+                # The rules did bite, both ways.
+                assert dropped.get("ingress", 0) > 0 and dropped.get("egress", 0) > 0, dropped
+                # Audio keeps flowing: the booth's 50 packets/s reach the expert but for the
+                # loss, its decoding never stalls for long, and the kiosk conceals little of the
+                # expert's voice. (aiortc's jitter buffer drops a little more than is lost.)
+                assert hostile["expert_audio_loss_pct"] <= 8, hostile
+                assert hostile["expert_audio_fps"] >= 35, hostile
+                assert hostile["expert_audio_gap_s"] <= 1.0, hostile
+                assert hostile["kiosk_audio_loss_pct"] <= 8, hostile
+                assert hostile["kiosk_audio_concealed_pct"] <= 10, hostile
+                # Video adapts: uncapped, the kiosk sent well over the cap; capped, its encoder
+                # aims at half as much or less and quantizes coarser (Chromium keeps the
+                # frame rate and, here, the resolution), so what it sends fits under the cap
+                # with room for the audio; bandwidth holds it back (getStats' own reason) ...
+                calm_sent = calm["kiosk_video_kbps"] + calm["kiosk_audio_kbps"]
+                assert calm_sent >= CALM_FLOOR * UPLINK_KBIT, calm
+                sent = hostile["kiosk_video_kbps"] + hostile["kiosk_audio_kbps"]
+                assert sent <= 0.95 * UPLINK_KBIT, hostile
+                assert hostile["kiosk_target_kbps"] <= TARGET_DROP * calm["kiosk_target_kbps"], (
+                    calm,
+                    hostile,
+                )
+                assert hostile["kiosk_video_qp"] >= QP_RISE * calm["kiosk_video_qp"], (
+                    calm,
+                    hostile,
+                )
+                limited = hostile["kiosk_limitation"].get("bandwidth", 0)
+                assert limited >= 0.8 * sum(hostile["kiosk_limitation"].values()), hostile
+                # ... at a watchable frame rate, arriving at the expert. With this camera's
+                # bigger frames, aiortc's receiver at times holds the video for about 5 s
+                # (the kiosk sending on at 25 fps), then decodes the held frames in a burst.
+                assert hostile["kiosk_video_fps"] >= 15, hostile
+                assert hostile["expert_video_fps"] >= 15, hostile
+                assert hostile["expert_video_gap_s"] <= EXPERT_VIDEO_GAP_S, hostile
+                after = watch.last()
+                assert {s.screen for s in watch.samples} == {"call"}, watch.timeline()
+                assert list(after.peers) == [rig.expert_participant], after.peers
+                rig.ns.stop_dropping()
+                rig.ns.unlimit_uplink()
+            await end_the_same_call(rig)

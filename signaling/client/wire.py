@@ -84,6 +84,18 @@ class SignalingClient:
         if url is not None:
             self.url = url
         await self._drop_socket()
+        try:
+            welcome = await self._say_hello()
+        except BaseException:
+            # A node that is down or refuses us: leave nothing open for a caller that
+            # gives up on this client (a later connect opens a new session).
+            await self.close()
+            raise
+        self.welcome = welcome
+        self.resume_token = welcome.resume_token
+        return welcome
+
+    async def _say_hello(self) -> Welcome:
         if self._http is None:
             self._http = aiohttp.ClientSession()
         self._ws = await self._http.ws_connect(self.url, heartbeat=None, max_msg_size=0)
@@ -97,10 +109,7 @@ class SignalingClient:
         }
         if self.resume_token:
             hello["resume_token"] = self.resume_token
-        welcome = await self.request(hello, expect=Welcome)
-        self.welcome = welcome
-        self.resume_token = welcome.resume_token
-        return welcome
+        return await self.request(hello, expect=Welcome)
 
     async def refresh_token(self) -> float:
         """Replace the access token with a fresh one; return when it expires."""

@@ -480,6 +480,15 @@ async def test_both_lists_refresh_every_minute_until_sign_out(
         assert fetched == []
 
 
+async def log_in_admin(page: Page) -> None:
+    """Sign in as the admin and wait for the supervision desk."""
+    await on_screen(page, "login")
+    await page.get_by_test_id("login-username").fill("admin")
+    await page.get_by_test_id("login-password").fill("demo")
+    await page.get_by_test_id("login-submit").click()
+    await on_screen(page, "supervisor")
+
+
 @pytest.mark.timeout(120)
 async def test_an_admin_books_for_an_expert(
     browser: Browser, booking_node: ServeProcess, rest: Rest
@@ -488,11 +497,7 @@ async def test_an_admin_books_for_an_expert(
     day = MONDAYS["en"]
     async with console_tab(browser, booking_node, lang="en") as tab:
         page = tab.page
-        await on_screen(page, "login")
-        await page.get_by_test_id("login-username").fill("admin")
-        await page.get_by_test_id("login-password").fill("demo")
-        await page.get_by_test_id("login-submit").click()
-        await on_screen(page, "supervisor")
+        await log_in_admin(page)
         # The tabs by keyboard reach Appointments (an admin's fourth).
         await page.get_by_test_id("tab-wallboard").focus()
         await page.keyboard.press("End")
@@ -562,11 +567,7 @@ async def test_the_admins_appointments_tab_in_finnish_and_swedish(
     booked = answer["appointment"]
     async with console_tab(browser, booking_node, lang=lang) as tab:
         page = tab.page
-        await on_screen(page, "login")
-        await page.get_by_test_id("login-username").fill("admin")
-        await page.get_by_test_id("login-password").fill("demo")
-        await page.get_by_test_id("login-submit").click()
-        await on_screen(page, "supervisor")
+        await log_in_admin(page)
         tab_button = page.get_by_test_id("tab-bookings")
         assert await tab_button.inner_text() == t(lang, "sup.tab.bookings")
         await tab_button.click()
